@@ -1,0 +1,7 @@
+"""Keras layers for spiking neural networks (inputs [batch, time, ...features])."""
+from snnzoo.layers.neurons import IF, LIF, PLIF, BaseNeuron, tau_from_decay
+from snnzoo.layers.normalization import TEBN, TDBatchNorm
+from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
+
+__all__ = ["IF", "LIF", "PLIF", "BaseNeuron", "tau_from_decay", "TEBN", "TDBatchNorm",
+           "MeanOverTime", "RepeatTime", "TimeFold"]

@@ -1,0 +1,255 @@
+"""Multi-step spiking neurons (IF, LIF, PLIF) over inputs [B, T, ...].
+
+Discrete-time dynamics, per step t (SpikingJelly's neuronal charge / fire / reset; Fang et al.,
+"Incorporating learnable membrane time constant", ICCV 2021, Eq. 1–4)::
+
+    charge   IF:                   H[t] = V[t-1] + X[t]
+             LIF, decay_input:     H[t] = V[t-1] + (X[t] − (V[t-1] − V_reset)) / τ
+             LIF, no decay_input:  H[t] = V[t-1] − (V[t-1] − V_reset) / τ + X[t]
+             PLIF:                 as LIF with 1/τ = sigmoid(w), w learnable (one scalar per layer)
+    fire                           S[t] = Θ(H[t] − V_th)         (surrogate gradient in backward)
+    reset    hard (v_reset=float): V[t] = H[t]·(1 − S[t]) + V_reset·S[t]
+             soft (v_reset=None):  V[t] = H[t] − V_th·S[t]      (V_reset counts as 0 in the charge)
+
+``detach_reset=True`` stops the gradient through S[t] in the reset. V[-1] = V_reset (0 for soft).
+
+Mapping of other parameterisations (exact, including the gradient paths):
+
+* TET / CSBP ``LIFSpike`` — ``mem = k·mem + x; o = Θ(mem − θ); mem = (1 − o)·mem`` with the reset
+  not detached — is ``LIF(tau=1/(1−k), decay_input=False, v_reset=0.0, detach_reset=False,
+  surrogate=Triangle(γ))``: k = 0.5 ↔ τ = 2, k = 0.25 ↔ τ = 4/3. See :func:`tau_from_decay`.
+* IDE-FSNN (subtract reset, leak applied after the reset: ``u += x; s = Θ(u − V_th);
+  u −= V_th·s; u *= λ``) is ``LIF(tau=1/(1−λ), decay_input=False, v_reset=None)``: leaking after
+  the reset of step t or before the charge of step t+1 is the same recursion; only the stored
+  membrane differs by the factor λ. ``IF`` is the λ = 1 case.
+* BP-STA nodes (Shen et al., Patterns 2022) are ``LIF(tau=1/(1−λ), decay_input=False,
+  v_threshold=0.5, v_reset=0.0, adjust=...)`` with λ = 0.9 (see ``adjust`` below).
+
+Gradient adjustments (``adjust``; Shen et al., "Backpropagation with biologically plausible
+spatiotemporal adjustment", Patterns 2022):
+
+* ``"bpsa"`` — spatial: ∂S/∂H = 1/H where the neuron spikes, 0 elsewhere (replaces the surrogate).
+* ``"bpta"`` — temporal: the reset's backward becomes ∂V[t]/∂H[t] = (1 − S[t]) + α·∂S[t]/∂H[t]
+  (α = ``bpta_alpha``, default 0.2), i.e. ∂S[t+1]/∂H[t] = g'(H[t+1])·λ·[(1 − S[t]) + α·g'(H[t])].
+  The forward is unchanged and the reset's own gradient through S is dropped (as in the authors'
+  code).
+"""
+import keras
+from keras import ops
+
+from snnzoo import surrogates as surrogate_lib
+from snnzoo.backend import custom_gradient, time_loop
+
+_ADJUSTS = (None, "bpsa", "bpta", "bpsa+bpta")
+
+
+def tau_from_decay(decay):
+    """τ such that the no-decay-input LIF leaks by ``decay`` per step: τ = 1 / (1 − decay)."""
+    decay = float(decay)
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"decay factor must be in [0, 1), got {decay}")
+    return 1.0 / (1.0 - decay)
+
+
+def _bpsa_spike(v_threshold):
+    """Θ(H − V_th) with the BPSA gradient ∂S/∂H = S / H (safe denominator where S = 0)."""
+
+    def fwd(h):
+        s = ops.cast(ops.greater_equal(h, v_threshold), h.dtype)
+
+        def vjp(upstream):
+            return upstream * s / ops.where(s > 0, h, ops.ones_like(h))
+
+        return s, vjp
+
+    return custom_gradient(fwd)
+
+
+def _check_positive(name, value):
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+class BaseNeuron(keras.layers.Layer):
+    """Shared charge/fire/reset loop of the multi-step neurons (see module docstring)."""
+
+    def __init__(
+        self,
+        v_threshold=1.0,
+        v_reset=0.0,
+        surrogate="atan",
+        detach_reset=False,
+        return_membrane=False,
+        adjust=None,
+        bpta_alpha=0.2,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.v_threshold = _check_positive("v_threshold", v_threshold)
+        self.v_reset = None if v_reset is None else float(v_reset)
+        self.surrogate = surrogate_lib.get(surrogate)
+        self.detach_reset = bool(detach_reset)
+        self.return_membrane = bool(return_membrane)
+        if adjust not in _ADJUSTS:
+            raise ValueError(f"adjust must be one of {_ADJUSTS}, got {adjust!r}")
+        self.adjust = adjust
+        self.bpta_alpha = float(bpta_alpha)
+        self._bpsa = _bpsa_spike(self.v_threshold) if adjust and "bpsa" in adjust else None
+        self._bpta = bool(adjust and "bpta" in adjust)
+
+    # -- input checks -------------------------------------------------------------------------
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of shape [batch, time, ...features] "
+                f"(rank >= 3), got shape {tuple(input_shape)}. Add a time axis first, e.g. "
+                "snnzoo.layers.RepeatTime(T) for static inputs."
+            )
+        if input_shape[1] is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a static time axis: expected [batch, T, ...], "
+                f"got {tuple(input_shape)}"
+            )
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape, input_shape) if self.return_membrane else input_shape
+
+    # -- dynamics -----------------------------------------------------------------------------
+    def charge(self, v, x, params):
+        raise NotImplementedError
+
+    def dynamics_params(self):
+        """Tensors computed once per call and passed to :meth:`charge` (e.g. PLIF's 1/τ)."""
+        return None
+
+    def fire(self, h):
+        if self._bpsa is not None:
+            return self._bpsa(h)
+        return self.surrogate(h - self.v_threshold)
+
+    def reset(self, h, s):
+        sr = ops.stop_gradient(s) if (self.detach_reset or self._bpta) else s
+        if self.v_reset is None:
+            v = h - self.v_threshold * sr
+        elif self.v_reset == 0.0:
+            v = h * (1.0 - sr)
+        else:
+            v = h * (1.0 - sr) + self.v_reset * sr
+        if self._bpta:  # forward +0; backward adds alpha * dS/dH to dV/dH
+            v = v + self.bpta_alpha * (s - ops.stop_gradient(s))
+        return v
+
+    def call(self, inputs):
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if "float" not in dtype:
+            raise ValueError(
+                f"{type(self).__name__} expects a float tensor [batch, time, ...], got dtype {dtype}; "
+                "cast spikes/frames to float32 first"
+            )
+        params = self.dynamics_params()
+        v0 = ops.zeros_like(inputs[:, 0])
+        if self.v_reset:
+            v0 = v0 + self.v_reset
+
+        def step(state, x_t):
+            h = self.charge(state[0], x_t, params)
+            s = self.fire(h)
+            v = self.reset(h, s)
+            return (v,), ((s, v) if self.return_membrane else s)
+
+        _, out = time_loop(step, (v0,), inputs)
+        return out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            surrogate=surrogate_lib.serialize(self.surrogate),
+            detach_reset=self.detach_reset,
+            return_membrane=self.return_membrane,
+            adjust=self.adjust,
+            bpta_alpha=self.bpta_alpha,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class IF(BaseNeuron):
+    """Integrate-and-fire neuron: H[t] = V[t-1] + X[t] (module docstring for fire/reset)."""
+
+    def charge(self, v, x, params):
+        return v + x
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class LIF(BaseNeuron):
+    """Leaky integrate-and-fire neuron with time constant τ (SpikingJelly ``LIFNode`` semantics).
+
+    decay_input=True:  H = V + (X − (V − V_reset))/τ;   decay_input=False: H = V − (V − V_reset)/τ + X.
+    """
+
+    def __init__(self, tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate="atan", detach_reset=False,
+                 decay_input=True, return_membrane=False, **kwargs):
+        tau = float(tau)
+        if not tau >= 1.0:
+            raise ValueError(
+                f"tau must be >= 1 (the per-step decay factor is 1 - 1/tau in [0, 1)), got {tau}; "
+                "to set a decay factor k use tau=snnzoo.layers.tau_from_decay(k)"
+            )
+        self.tau = tau
+        self.decay_input = bool(decay_input)
+        super().__init__(v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate,
+                         detach_reset=detach_reset, return_membrane=return_membrane, **kwargs)
+
+    def dynamics_params(self):
+        return 1.0 / self.tau
+
+    def charge(self, v, x, inv_tau):
+        leak = v if not self.v_reset else v - self.v_reset
+        if self.decay_input:
+            return v + (x - leak) * inv_tau
+        return v - leak * inv_tau + x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(tau=self.tau, decay_input=self.decay_input)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class PLIF(LIF):
+    """Parametric LIF (Fang et al., ICCV 2021, Eq. 5): 1/τ = sigmoid(w), one learnable scalar ``w``
+    per layer, initialised to w = −ln(init_tau − 1) so that τ = init_tau."""
+
+    def __init__(self, init_tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate="atan",
+                 detach_reset=False, decay_input=True, return_membrane=False, **kwargs):
+        init_tau = float(init_tau)
+        if not init_tau > 1.0:
+            raise ValueError(f"init_tau must be > 1 (w = -ln(init_tau - 1)), got {init_tau}")
+        kwargs.pop("tau", None)
+        super().__init__(tau=init_tau, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate,
+                         detach_reset=detach_reset, decay_input=decay_input,
+                         return_membrane=return_membrane, **kwargs)
+        self.init_tau = init_tau
+
+    def build(self, input_shape):
+        import math
+
+        self.w = self.add_weight(
+            name="w", shape=(), initializer=keras.initializers.Constant(-math.log(self.init_tau - 1.0)),
+            trainable=True,
+        )
+        super().build(input_shape)
+
+    def dynamics_params(self):
+        return ops.sigmoid(ops.cast(self.w, self.compute_dtype))
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("tau")
+        config["init_tau"] = self.init_tau
+        return config

@@ -1,0 +1,93 @@
+"""Helpers that move between static tensors [B, ...] and sequences [B, T, ...]."""
+import keras
+from keras import ops
+
+
+def _check_sequence(layer, shape):
+    if len(shape) < 3 or shape[1] is None:
+        raise ValueError(
+            f"{type(layer).__name__} expects a sequence [batch, time, ...features] with a static "
+            f"time axis, got shape {tuple(shape)}"
+        )
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class TimeFold(keras.layers.Layer):
+    """Apply a per-frame Keras layer to every time step of [B, T, ...] by folding time into the
+    batch: [B, T, ...] → [B·T, ...] → layer → [B, T, ...].
+
+    Folding (rather than looping) makes batch statistics pool over N·T, as SpikingJelly's
+    multi-step ``SeqToANNContainer`` does, and is the fastest form on every backend.
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, keras.layers.Layer):
+            raise ValueError(f"TimeFold wraps a keras.layers.Layer, got {type(layer).__name__}")
+        self.layer = layer
+
+    def build(self, input_shape):
+        _check_sequence(self, input_shape)
+        self.layer.build((None,) + tuple(input_shape[2:]))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
+        return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+    def call(self, inputs, training=None):
+        steps = inputs.shape[1]
+        folded = ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
+        kwargs = {"training": training} if training is not None else {}
+        out = self.layer(folded, **kwargs)
+        return ops.reshape(out, (-1, steps) + tuple(out.shape[1:]))
+
+    def get_config(self):
+        config = super().get_config()
+        config["layer"] = keras.saving.serialize_keras_object(self.layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class RepeatTime(keras.layers.Layer):
+    """Direct encoding: repeat a static input T times, [B, ...] → [B, T, ...]."""
+
+    def __init__(self, time_steps, **kwargs):
+        super().__init__(**kwargs)
+        time_steps = int(time_steps)
+        if time_steps < 1:
+            raise ValueError(f"time_steps must be >= 1, got {time_steps}")
+        self.time_steps = time_steps
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.time_steps) + tuple(input_shape[1:])
+
+    def call(self, inputs):
+        x = ops.expand_dims(inputs, 1)
+        return ops.repeat(x, self.time_steps, axis=1)
+
+    def get_config(self):
+        config = super().get_config()
+        config["time_steps"] = self.time_steps
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class MeanOverTime(keras.layers.Layer):
+    """Rate readout: mean over the time axis, [B, T, ...] → [B, ...]."""
+
+    def build(self, input_shape):
+        _check_sequence(self, input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[2:])
+
+    def call(self, inputs):
+        return ops.mean(inputs, axis=1)

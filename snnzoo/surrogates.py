@@ -1,0 +1,219 @@
+"""Surrogate spike functions: exact Heaviside forward, smooth derivative backward.
+
+The spike is ``S = Θ(x)`` with ``x = H − V_th`` (``Θ(0) = 1``), so spikes are exactly 0.0/1.0.
+In the backward pass ``∂S/∂x`` is replaced by the derivative ``g'(x)`` of a smooth surrogate
+``g``. Parameters follow SpikingJelly's definitions (``spikingjelly.activation_based.surrogate``)
+so that numbers carry over from papers trained with it.
+
+Use a surrogate by name (``"atan"``), by config (``{"class_name": "ATan", "config": {"alpha":
+3.0}}``) or as an instance; :func:`get` resolves all three.
+"""
+import math
+
+from keras import ops
+
+from snnzoo.backend import custom_gradient
+
+
+def heaviside(x):
+    """Θ(x): 1.0 where x ≥ 0, else 0.0, in the dtype of ``x``."""
+    return ops.cast(ops.greater_equal(x, 0.0), x.dtype)
+
+
+class Surrogate:
+    """Base class: subclasses implement :meth:`derivative` (the surrogate ``g'(x)``)."""
+
+    def __init__(self):
+        self._spike = custom_gradient(self._forward)
+
+    def _forward(self, x):
+        return heaviside(x), lambda upstream: upstream * self.derivative(x)
+
+    def derivative(self, x):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        """Spike ``Θ(x)`` whose gradient is ``g'(x)``."""
+        return self._spike(x)
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+
+
+def _positive(name, value):
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"surrogate parameter {name} must be > 0, got {value}")
+    return value
+
+
+class ATan(Surrogate):
+    """Arc-tangent surrogate (SpikingJelly ``ATan``; Fang et al., ICCV 2021, PLIF paper).
+
+    g(x) = atan(π/2·α·x)/π + 1/2,   g'(x) = (α/2) / (1 + (π/2·α·x)²).
+    """
+
+    def __init__(self, alpha=2.0):
+        self.alpha = _positive("alpha", alpha)
+        super().__init__()
+
+    def derivative(self, x):
+        return (self.alpha / 2.0) / (1.0 + ops.square((math.pi / 2.0) * self.alpha * x))
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+class Sigmoid(Surrogate):
+    """Sigmoid surrogate (SpikingJelly ``Sigmoid``).
+
+    g(x) = sigmoid(α·x),   g'(x) = α·sigmoid(α·x)·(1 − sigmoid(α·x)).
+    """
+
+    def __init__(self, alpha=4.0):
+        self.alpha = _positive("alpha", alpha)
+        super().__init__()
+
+    def derivative(self, x):
+        s = ops.sigmoid(self.alpha * x)
+        return self.alpha * s * (1.0 - s)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+class Triangle(Surrogate):
+    """Triangle surrogate: the "ZIF" of TET (Deng et al., ICLR 2022) used by CSBP.
+
+    g'(x) = (1/γ²)·max(γ − |x|, 0)  — peak 1/γ at the threshold, support |x| < γ.
+    """
+
+    def __init__(self, gamma=1.0):
+        self.gamma = _positive("gamma", gamma)
+        super().__init__()
+
+    def derivative(self, x):
+        return ops.maximum(self.gamma - ops.abs(x), 0.0) / (self.gamma * self.gamma)
+
+    def get_config(self):
+        return {"gamma": self.gamma}
+
+
+class Rectangle(Surrogate):
+    """Rectangular surrogate (STBP, Wu et al., Front. Neurosci. 2018, Eq. 8 with ``a`` = width;
+    SpikingJelly ``Rect``).
+
+    g'(x) = 1/w where |x| < w/2, else 0.
+    """
+
+    def __init__(self, width=1.0):
+        self.width = _positive("width", width)
+        super().__init__()
+
+    def derivative(self, x):
+        inside = ops.cast(ops.less(ops.abs(x), self.width / 2.0), x.dtype)
+        return inside / self.width
+
+    def get_config(self):
+        return {"width": self.width}
+
+
+class PiecewiseQuadratic(Surrogate):
+    """Piecewise quadratic surrogate (Esser et al., PNAS 2016; SpikingJelly ``PiecewiseQuadratic``).
+
+    g'(x) = −α²·|x| + α for |x| ≤ 1/α, else 0.
+    """
+
+    def __init__(self, alpha=1.0):
+        self.alpha = _positive("alpha", alpha)
+        super().__init__()
+
+    def derivative(self, x):
+        return ops.maximum(self.alpha - self.alpha * self.alpha * ops.abs(x), 0.0)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+class SuperSpike(Surrogate):
+    """SuperSpike fast-sigmoid surrogate (Zenke & Ganguli, Neural Comput. 2018, Eq. 6; SpikingJelly
+    ``SuperSpike``).
+
+    g'(x) = 1 / (β·|x| + 1)².
+    """
+
+    def __init__(self, beta=1.0):
+        self.beta = _positive("beta", beta)
+        super().__init__()
+
+    def derivative(self, x):
+        return 1.0 / ops.square(self.beta * ops.abs(x) + 1.0)
+
+    def get_config(self):
+        return {"beta": self.beta}
+
+
+class Erf(Surrogate):
+    """Gaussian-error-function surrogate (SpikingJelly ``Erf``; Esser et al. 2015).
+
+    g(x) = erfc(−α·x)/2,   g'(x) = (α/√π)·exp(−α²x²).
+    """
+
+    def __init__(self, alpha=2.0):
+        self.alpha = _positive("alpha", alpha)
+        super().__init__()
+
+    def derivative(self, x):
+        return (self.alpha / math.sqrt(math.pi)) * ops.exp(-ops.square(self.alpha * x))
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+_REGISTRY = {
+    cls.__name__.lower(): cls
+    for cls in (ATan, Sigmoid, Triangle, Rectangle, PiecewiseQuadratic, SuperSpike, Erf)
+}
+_ALIASES = {"zif": "triangle", "rect": "rectangle", "fast_sigmoid": "superspike"}
+
+
+def names():
+    """Names accepted by :func:`get`."""
+    return sorted(_REGISTRY) + sorted(_ALIASES)
+
+
+def get(identifier):
+    """Resolve a surrogate from a name, a config dict, or an instance."""
+    if isinstance(identifier, Surrogate):
+        return identifier
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key not in _REGISTRY:
+            raise ValueError(f"unknown surrogate {identifier!r}; expected one of {names()}")
+        return _REGISTRY[key]()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = get(identifier["class_name"]).__class__
+        return cls.from_config(identifier.get("config", {}))
+    raise ValueError(
+        f"cannot interpret {identifier!r} as a surrogate: pass a name ({names()}), "
+        "a dict {'class_name': ..., 'config': {...}} or a Surrogate instance"
+    )
+
+
+def serialize(surrogate):
+    """Config dict that :func:`get` turns back into an equal surrogate."""
+    return {"class_name": type(surrogate).__name__, "config": surrogate.get_config()}
