@@ -46,12 +46,13 @@ def custom_gradient(fwd):
     return wrapped
 
 
-def time_loop(step, state, inputs, unroll_max=UNROLL_MAX):
+def time_loop(step, state, inputs, unroll_max=None):
     """Run ``step(state, x_t) -> (state, y_t)`` over ``inputs`` [B, T, ...] along axis 1.
 
     ``state`` is a tuple of tensors. Returns ``(final_state, outputs)`` with outputs stacked to
     [B, T, ...] — a tuple of such tensors if ``step`` returns a tuple ``y_t``.
     """
+    unroll_max = UNROLL_MAX if unroll_max is None else unroll_max
     steps = inputs.shape[1]
     if steps is None:
         raise ValueError("the time axis (axis 1) must have a static length")

@@ -91,6 +91,10 @@ class DataNotFoundError(FileNotFoundError):
         if hint:
             lines.append(hint)
         super().__init__("\n".join(lines))
+        self._init_args = (dataset, self.missing, str(self.directory), url, hint)
+
+    def __reduce__(self):  # picklable, e.g. across data-loader worker processes
+        return (type(self), self._init_args)
 
 
 class ChecksumError(ValueError):
@@ -108,6 +112,10 @@ class ChecksumError(ValueError):
         if note:
             msg += " " + note
         super().__init__(msg)
+        self._init_args = (str(self.path), algorithm, expected, actual, note)
+
+    def __reduce__(self):
+        return (type(self), self._init_args)
 
 
 def verify_file(path, expected: str, algorithm: str = "sha256") -> str:

@@ -28,7 +28,8 @@ class TimeFold(keras.layers.Layer):
 
     def build(self, input_shape):
         _check_sequence(self, input_shape)
-        self.layer.build((None,) + tuple(input_shape[2:]))
+        if not self.layer.built:  # a deserialised inner layer arrives already built
+            self.layer.build((None,) + tuple(input_shape[2:]))
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
