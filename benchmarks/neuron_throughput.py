@@ -123,8 +123,7 @@ def main():
     runs = [("spikingjelly (torch)", "spikingjelly", None, False)]
     for b in args.backends.split(","):
         runs.append((f"snnzoo {b}, jit off", "keras", b, False))
-        if b != "torch":  # torch.compile: see README (compile cost dominates short runs on CPU)
-            runs.append((f"snnzoo {b}, jit on", "keras", b, True))
+        runs.append((f"snnzoo {b}, jit on", "keras", b, True))  # compile happens in the warm-up
     results = {}
     for label, name, backend, jit in runs:
         results[label] = _run_child(name, backend, jit, args)
