@@ -1,5 +1,8 @@
 """snnzoo: spiking neural networks for Keras 3 on TensorFlow, PyTorch and JAX."""
+import os as _os
+
 __version__ = "0.1.0"
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras may import TensorFlow
 
 from snnzoo import config, layers, surrogates  # noqa: E402,F401
 

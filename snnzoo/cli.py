@@ -1,0 +1,132 @@
+"""Command line: ``snnzoo list | info NAME | convert NAME CKPT OUT`` (``eval`` / ``predict`` are
+reserved). Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code."""
+import argparse
+import json
+import sys
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A user error reported as one line."""
+
+
+def _fmt_acc(value):
+    return "-" if value is None else f"{value:g}"
+
+
+def cmd_list(args):
+    from snnzoo.zoo import registry
+
+    entries = registry.entries()
+    rows = [("name", "dataset", "method", "T", "claimed", "measured", "weights")]
+    for name in sorted(entries):
+        e = entries[name]
+        spec = e["weights"]
+        kind = "none" if spec is None else ("shipped" if "file" in spec else "external")
+        if not registry.is_available(e):
+            kind += " (builder missing)"
+        rows.append((name, str(e["dataset"] or "-"), str(e["method"] or "-"), str(e["time_steps"]),
+                     _fmt_acc(e["accuracy"]["claimed"]), _fmt_acc(e["accuracy"]["measured"]), kind))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_info(args):
+    from snnzoo.zoo.loader import model_info
+
+    print(json.dumps(model_info(args.name), indent=2))
+    return 0
+
+
+def cmd_convert(args):
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from snnzoo.zoo import registry, weights
+    from snnzoo.zoo.loader import build, torch_converter
+
+    out = Path(args.out)
+    if not out.name.endswith(".weights.h5"):
+        raise CLIError(f"OUT must end with .weights.h5 (Keras weights file), got {out.name!r}")
+    ckpt = Path(args.checkpoint)
+    if not ckpt.is_file():
+        raise CLIError(f"checkpoint not found: {ckpt}")
+    entry = registry.get(args.name)
+    converter = torch_converter(entry)
+    from snnzoo.convert.torch_checkpoint import read_state_dict
+
+    with tqdm(total=3, desc=f"converting {ckpt.name}", unit="step", disable=args.quiet) as bar:
+        state_dict = read_state_dict(ckpt, trust_checkpoint=args.trust_checkpoint)
+        bar.update()
+        model = build(entry)
+        converter(state_dict, model)
+        bar.update()
+        weights.save_weights_atomic(model, out)
+        bar.update()
+    note = ""
+    spec = entry["weights"]
+    if spec and "origin" in spec:
+        kind, want = weights.expected_hash(spec)
+        same = weights.file_hash(ckpt, kind) == want
+        note = f" (checkpoint {kind} {'matches' if same else 'differs from'} the registry's)"
+    print(f"wrote {out}{note}")
+    return 0
+
+
+def cmd_unavailable(args):
+    raise CLIError(f"'snnzoo {args.command}' is not yet available in this version")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="snnzoo", description="Spiking neural network model zoo (Keras 3).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("list", help="list the registered models")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("info", help="show a model's registry entry")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_info)
+    p = sub.add_parser("convert", help="convert an original PyTorch checkpoint to Keras .weights.h5")
+    p.add_argument("name", help="registry name of the architecture")
+    p.add_argument("checkpoint", help="PyTorch .pth/.pt/.tar file")
+    p.add_argument("out", help="output .weights.h5 file")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow a full (code-executing) unpickle if the safe loader refuses the file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_convert)
+    p = sub.add_parser("eval", help="evaluate a model on its data set (not yet available)")
+    p.add_argument("name")
+    p.add_argument("--data", default=None)
+    p.set_defaults(func=cmd_unavailable)
+    p = sub.add_parser("predict", help="classify input files (not yet available)")
+    p.add_argument("name")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_unavailable)
+    return parser
+
+
+def main(argv=None):
+    """Entry point; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse already printed its one-line usage error
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # output piped into e.g. `head`
+        return 0
+    except (CLIError, ValueError, FileNotFoundError, ImportError, RuntimeError, ConnectionError,
+            OSError) as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"snnzoo: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Resolve, download, verify and cache zoo weights.
+
+Resolution order for a registry entry's weights (``snnzoo.load(name)``):
+
+1. shipped file ``zoo_weights/<file>`` (sha256-checked);
+2. converted weights in the cache: ``$SNNZOO_HOME/weights/<name>-<sourcehash[:12]>.weights.h5``;
+3. the original checkpoint in the cache: ``$SNNZOO_HOME/checkpoints/<name>/<filename>``
+   (a user without internet may place the file there by hand);
+4. download from ``origin`` to a temporary file.
+
+A checkpoint is verified (size, then ``sha256`` or git blob sha1 =
+sha1(b"blob " + str(len).encode() + b"\\0" + data)) BEFORE it is used; a mismatching file is
+deleted and refused. Converted weights are written to a temporary file and renamed, so nothing
+half-written stays in the cache.
+"""
+import hashlib
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+from snnzoo.config import home_dir
+
+CHUNK = 1 << 20
+DOWNLOAD_TIMEOUT_S = 60
+
+
+class WeightsUnavailableError(ConnectionError):
+    """The weights' origin cannot be reached (offline); the message says where to put the file."""
+
+
+class WeightsIntegrityError(RuntimeError):
+    """A file's size or hash differs from the registry's; the file has been deleted."""
+
+
+# -- hashes --------------------------------------------------------------------------------------
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_blob_sha1_file(path):
+    """Git's blob id: sha1(b"blob <size>\\0" + data)."""
+    digest = hashlib.sha1(b"blob " + str(os.path.getsize(path)).encode() + b"\0")
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def expected_hash(spec):
+    """``(kind, hexdigest)`` of a weights spec: sha256 if given, else git_blob_sha1."""
+    if spec.get("sha256"):
+        return "sha256", spec["sha256"].lower()
+    if spec.get("git_blob_sha1"):
+        return "git_blob_sha1", spec["git_blob_sha1"].lower()
+    raise ValueError(f"weights spec has no sha256 / git_blob_sha1: {spec}")
+
+
+def file_hash(path, kind):
+    return sha256_file(path) if kind == "sha256" else git_blob_sha1_file(path)
+
+
+def verify_file(path, spec, delete=True, what="file"):
+    """Check ``path`` against the spec's ``size`` and hash. On mismatch delete it (if ``delete``)
+    and raise :class:`WeightsIntegrityError`."""
+    path = Path(path)
+    kind, want = expected_hash(spec)
+    size = spec.get("size")
+    problem = None
+    actual_size = path.stat().st_size
+    if size is not None and actual_size != int(size):
+        problem = f"size {actual_size} bytes, expected {int(size)}"
+    else:
+        got = file_hash(path, kind)
+        if got != want:
+            problem = f"{kind} {got}, expected {want}"
+    if problem:
+        if delete:
+            path.unlink(missing_ok=True)
+        raise WeightsIntegrityError(
+            f"{what} {path} does not match the registry ({problem}); "
+            + ("it has been deleted" if delete else "refusing to use it")
+            + (f". Get the original from {spec['origin']}" if spec.get("origin") else "")
+        )
+    return path
+
+
+# -- cache layout --------------------------------------------------------------------------------
+def source_hash(spec):
+    return expected_hash(spec)[1]
+
+
+def converted_weights_path(name, spec):
+    """``$SNNZOO_HOME/weights/<name>-<sourcehash[:12]>.weights.h5``."""
+    return home_dir() / "weights" / f"{name}-{source_hash(spec)[:12]}.weights.h5"
+
+
+def checkpoint_cache_path(name, spec):
+    """``$SNNZOO_HOME/checkpoints/<name>/<filename>``: where a downloaded (or hand-placed)
+    original checkpoint lives."""
+    filename = spec.get("filename") or Path(urllib.parse.urlparse(spec["origin"]).path).name
+    return home_dir() / "checkpoints" / name / Path(filename).name
+
+
+def _temp_beside(path, suffix=".part"):
+    return path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
+
+
+# -- download ------------------------------------------------------------------------------------
+def _offline_error(name, spec, dest, reason):
+    kind, want = expected_hash(spec)
+    return WeightsUnavailableError(
+        f"cannot download the weights of '{name}' from {spec['origin']} ({reason}). Without network "
+        f"access, download that file by hand and place it at {dest} ({kind} {want}); it is verified "
+        "before use."
+    )
+
+
+def download(name, spec, dest=None, progress=True):
+    """Download ``spec['origin']`` to ``dest`` (default: the checkpoint cache path), verifying
+    it before the final rename. Returns the path."""
+    url = spec["origin"]
+    dest = Path(dest) if dest is not None else checkpoint_cache_path(name, spec)
+    scheme = urllib.parse.urlparse(url).scheme
+    if scheme not in ("http", "https", "file"):
+        raise ValueError(f"unsupported weights origin {url!r} (http, https or file URLs only)")
+    created = not dest.parent.exists()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(dest)
+    try:
+        try:
+            response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            raise _offline_error(name, spec, dest, getattr(err, "reason", err)) from err
+        total = response.headers.get("Content-Length")
+        from tqdm.auto import tqdm
+
+        with response, open(tmp, "wb") as out, tqdm(
+            total=int(total) if total else None, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=f"downloading {name}", disable=not progress, leave=False,
+        ) as bar:
+            try:
+                for chunk in iter(lambda: response.read(CHUNK), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            except (OSError, urllib.error.URLError) as err:
+                raise _offline_error(name, spec, dest, f"connection lost: {err}") from err
+        verify_file(tmp, spec, delete=True, what=f"download of {url} saved as")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+        if created and not dest.exists():  # leave no empty folder behind either
+            try:
+                dest.parent.rmdir()
+            except OSError:
+                pass
+    return dest
+
+
+def fetch_checkpoint(name, spec, progress=True):
+    """The verified original checkpoint: from the cache if present (verified, deleted if bad),
+    else downloaded from the origin."""
+    path = checkpoint_cache_path(name, spec)
+    if path.is_file():
+        return verify_file(path, spec, delete=True, what="cached checkpoint")
+    return download(name, spec, path, progress=progress)
+
+
+def save_weights_atomic(model, path):
+    """``model.save_weights(path)`` through a temporary file + rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(path, suffix=".weights.h5")
+    try:
+        model.save_weights(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
