@@ -1,5 +1,5 @@
-"""Command line: ``snnzoo list | info NAME | convert NAME CKPT OUT`` (``eval`` / ``predict`` are
-reserved). Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code."""
+"""Command line: ``snnzoo list | info NAME | eval NAME [--data DIR] | predict NAME FILE... |
+convert NAME CKPT OUT``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code."""
 import argparse
 import json
 import sys
@@ -78,10 +78,6 @@ def cmd_convert(args):
     return 0
 
 
-def cmd_unavailable(args):
-    raise CLIError(f"'snnzoo {args.command}' is not yet available in this version")
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog="snnzoo", description="Spiking neural network model zoo (Keras 3).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -99,14 +95,15 @@ def build_parser():
                    help="allow a full (code-executing) unpickle if the safe loader refuses the file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_convert)
-    p = sub.add_parser("eval", help="evaluate a model on its data set (not yet available)")
-    p.add_argument("name")
-    p.add_argument("--data", default=None)
-    p.set_defaults(func=cmd_unavailable)
-    p = sub.add_parser("predict", help="classify input files (not yet available)")
-    p.add_argument("name")
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=cmd_unavailable)
+    from snnzoo.evaluate import add_eval_arguments, run_eval
+    from snnzoo.predict import add_predict_arguments, run_predict
+
+    p = sub.add_parser("eval", help="evaluate a model on the real test set of its data set")
+    add_eval_arguments(p)
+    p.set_defaults(func=run_eval)
+    p = sub.add_parser("predict", help="classify images or event recordings (top-k classes)")
+    add_predict_arguments(p)
+    p.set_defaults(func=run_predict)
     return parser
 
 

@@ -36,9 +36,9 @@ def test_bad_input_gives_one_line_and_nonzero_exit(capsys):
     line = _one_error_line(capsys)
     assert "unknown model" in line and "sew_resnet34" in line
     assert main(["eval", "sew7bnet"]) != 0
-    assert "not yet available" in _one_error_line(capsys)
+    assert "DVS128 Gesture not found" in _one_error_line(capsys)
     assert main(["predict", "sew7bnet", "x.npy"]) != 0
-    assert "not yet available" in _one_error_line(capsys)
+    assert "input file not found: x.npy" in _one_error_line(capsys)
     assert main(["frobnicate"]) == 2
     assert "invalid choice" in _one_error_line(capsys)
     assert main([]) == 2

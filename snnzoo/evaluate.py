@@ -1,0 +1,242 @@
+"""Evaluate a zoo model (or any Keras model) on the real test set of its data set.
+
+>>> import snnzoo.evaluate as ev
+>>> result = ev.evaluate("fsnn_fmnist_ide", data_dir="../shared/data")   # doctest: +SKIP
+fsnn_fmnist_ide on Fashion-MNIST test: accuracy 90.10 % (n = 10000; claimed 90.07 %)
+
+Accuracy is top-1 in percent, the unit of the manifests' ``accuracy.claimed``. Models that return
+per-step logits [B, T, C] are scored on their mean over T (the seeds' protocol). Firing rates are
+measured on the same pass (:mod:`snnzoo.metrics`).
+
+Command line (wired into ``snnzoo eval``)::
+
+    snnzoo eval NAME [--data DIR] [--limit N] [--batch-size B] [--split test|train]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+__all__ = ["add_eval_arguments", "evaluate", "main_eval", "one_line_error", "run_eval"]
+
+_EXPECTED_ERRORS = (ValueError, FileNotFoundError, ImportError, RuntimeError, ConnectionError,
+                    OSError, KeyError)
+
+
+def one_line_error(err) -> str:
+    """One line describing ``err``; a missing data set names its files, checksums and folder."""
+    from snnzoo.data.checksums import DataNotFoundError
+
+    if isinstance(err, DataNotFoundError):
+        files = "; ".join(f"{name} ({checksum})" if checksum else name
+                          for name, checksum in err.missing)
+        return (f"{err.dataset} not found: missing in {err.directory}: {files}. Download from "
+                f"{err.url} into that folder, or point --data / $SNNZOO_DATA at the data root "
+                "(one sub-folder per data set)")
+    text = str(err).strip()
+    if isinstance(err, KeyError) and text.startswith("'"):
+        text = text.strip("'")
+    first = text.splitlines()[0] if text else type(err).__name__
+    return first
+
+
+def _input_geometry(model):
+    """(kind, T, frame/image shape) read from a model's input."""
+    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
+    if shape is None:
+        return None, None, None
+    if len(shape) == 5:
+        return "event_frames", int(shape[1]), tuple(int(s) for s in shape[2:])
+    return "image", None, tuple(int(s) for s in shape[1:])
+
+
+def _as_logits(out):
+    import numpy as np
+    from keras import ops
+
+    out = ops.convert_to_numpy(out[0] if isinstance(out, (tuple, list)) else out)
+    if out.ndim == 3:  # per-step logits [B, T, C]
+        out = out.mean(axis=1)
+    return np.asarray(out)
+
+
+def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=None,
+             progress=True, *, dataset=None, data=None, weights="default", verbose=True,
+             seed=0):
+    """Top-1 accuracy (percent) and firing rates of a model on a data set split.
+
+    Args:
+        name_or_model: a registry name (the model is loaded with ``snnzoo.load(name, weights)``
+            and the data set taken from its manifest) or a ``keras.Model``.
+        data_dir: data root (``None``: ``$SNNZOO_DATA``, else ``$SNNZOO_HOME/data``).
+        split: ``"test"`` (default) or ``"train"``.
+        batch_size: default 100 for images, 16 for event frames.
+        limit: evaluate N samples spread evenly over the split (quick checks).
+        progress: show a ``keras.utils.Progbar``.
+        dataset: pipeline name for a model passed directly (e.g. ``"fashion_mnist"``), or to
+            override the manifest's.
+        data: ``(x, y)`` arrays (or an iterable of ``(x, y)`` batches) instead of a data set.
+        weights: passed to ``snnzoo.load`` for registry names.
+        verbose: print the result lines.
+
+    Returns:
+        ``dict(accuracy, n, correct, claimed, firing_rates, seconds, dataset, split, model)``;
+        ``claimed`` is the manifest's claimed accuracy (``None`` for a model object).
+
+    Raises:
+        DataNotFoundError: the test set's files are missing (the message names them).
+    """
+    import keras
+    import numpy as np
+
+    from snnzoo.data import pipelines
+    from snnzoo.metrics import FiringRateProbe
+
+    claimed, title, model = None, None, None
+    if isinstance(name_or_model, str):
+        from snnzoo.zoo import model_info
+
+        info = model_info(name_or_model)
+        claimed = info["accuracy"].get("claimed")
+        if dataset is None and data is None:
+            if not info.get("dataset"):
+                raise ValueError(f"model '{name_or_model}' names no data set in its manifest; "
+                                 "pass dataset=...")
+            dataset = pipelines.dataset_for(info["dataset"])
+        label = name_or_model
+        # geometry from the manifest, so missing data is reported before any weights download
+        shape = tuple(int(s) for s in info["input_shape"])
+        if info["input"]["kind"] == "event_frames":
+            kind, T, geometry = "event_frames", shape[0], shape[1:]
+        else:
+            kind, T, geometry = "image", None, shape
+    else:
+        model = name_or_model
+        label = getattr(model, "name", type(model).__name__)
+        kind, T, geometry = _input_geometry(model)
+
+    if data is not None:
+        if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
+            x_all, y_all = data
+            bs = int(batch_size or 100)
+            batches = [(x_all[i:i + bs], np.asarray(y_all[i:i + bs]))
+                       for i in range(0, int(x_all.shape[0]), bs)]
+        else:
+            batches = list(data)
+        n_batches = len(batches)
+        get = batches.__getitem__
+        title = "given data"
+    else:
+        if dataset is None:
+            raise ValueError("evaluate needs a data set: a registry name, dataset=... or data=(x, y)")
+        ds_info = pipelines.DATASETS[pipelines.dataset_for(dataset)
+                                     if dataset not in pipelines.DATASETS else dataset]
+        title = ds_info.title
+        kw = {}
+        if ds_info.kind == "events":
+            if kind != "event_frames":
+                raise ValueError(f"{title} gives event frames [B, T, H, W, 2] but the model takes "
+                                 f"inputs of shape {geometry}")
+            kw = dict(time_steps=T, frame_size=geometry[:2])
+        elif kind == "image" and geometry != tuple(ds_info.shape):
+            raise ValueError(f"{title} images have shape {ds_info.shape} but the model takes "
+                             f"{geometry}")
+        bs = int(batch_size or (16 if ds_info.kind == "events" else 100))
+        seq = pipelines.make_dataset(ds_info.name, split, bs, format="py", data_dir=data_dir,
+                                     limit=limit, shuffle=False, seed=seed, **kw)
+        n_batches = len(seq)
+        get = seq.__getitem__
+
+    if model is None:
+        from snnzoo.zoo import load
+
+        model = load(name_or_model, weights=weights, progress=progress)
+    probe = FiringRateProbe(model)
+    bar = keras.utils.Progbar(n_batches, stateful_metrics=["accuracy"], unit_name="batch") \
+        if progress else None
+    start = time.perf_counter()
+    correct = total = 0
+    for i in range(n_batches):
+        x, y = get(i)
+        pred = _as_logits(probe(x)).argmax(axis=-1)
+        y = np.asarray(keras.ops.convert_to_numpy(y)).reshape(-1)
+        correct += int(np.sum(pred == y))
+        total += int(y.shape[0])
+        if bar is not None:
+            bar.update(i + 1, values=[("accuracy", 100.0 * correct / max(total, 1))])
+    seconds = time.perf_counter() - start
+    accuracy = 100.0 * correct / total if total else float("nan")
+    result = {"model": label, "dataset": title, "split": split, "accuracy": accuracy, "n": total,
+              "correct": correct, "claimed": claimed, "firing_rates": probe.rates(),
+              "seconds": seconds}
+    if verbose:
+        print(format_result(result))
+    return result
+
+
+def format_result(result) -> str:
+    """The lines ``evaluate`` prints: accuracy next to the claimed number, then firing rates."""
+    claimed = result.get("claimed")
+    note = f"; claimed {claimed:.2f} %" if claimed is not None else ""
+    lines = [f"{result['model']} on {result['dataset']} {result['split']}: accuracy "
+             f"{result['accuracy']:.2f} % (n = {result['n']}{note}; {result['seconds']:.1f} s)"]
+    rates = result.get("firing_rates") or {}
+    if rates:
+        lines.append("firing rate per layer:")
+        width = max(len(k) for k in rates)
+        for name, r in rates.items():
+            lines.append(f"  {name.ljust(width)}  {'-' if r is None else f'{r:.4f}'}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- command line
+def add_eval_arguments(parser):
+    """Add the ``eval`` arguments to an ``argparse`` parser."""
+    parser.add_argument("name", help="registry name (see 'snnzoo list')")
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="data root with one sub-folder per data set (default $SNNZOO_DATA)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="evaluate N samples spread over the split (quick check)")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="B")
+    parser.add_argument("--split", default="test", choices=("test", "train"))
+    parser.add_argument("--weights", default="default",
+                        help="'default' (registry weights), 'none' (random) or a weights file")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_eval(args) -> int:
+    """Run ``snnzoo eval`` for parsed ``args``; errors are re-raised as one-line exceptions."""
+    from snnzoo.data.checksums import DataNotFoundError
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    weights = None if str(args.weights).lower() == "none" else args.weights
+    try:
+        evaluate(args.name, data_dir=args.data, split=args.split, batch_size=args.batch_size,
+                 limit=args.limit, progress=not args.quiet, weights=weights)
+    except DataNotFoundError as err:
+        raise FileNotFoundError(one_line_error(err)) from None
+    return 0
+
+
+def main_eval(argv=None) -> int:
+    """``snnzoo eval`` as a stand-alone entry point; returns the exit code."""
+    parser = add_eval_arguments(argparse.ArgumentParser(
+        prog="snnzoo eval", description="Evaluate a zoo model on its real test set."))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        return run_eval(args)
+    except _EXPECTED_ERRORS as err:
+        print(f"snnzoo: error: {one_line_error(err)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main_eval())
