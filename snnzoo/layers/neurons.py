@@ -28,7 +28,8 @@ Mapping of other parameterisations (exact, including the gradient paths):
 Gradient adjustments (``adjust``; Shen et al., "Backpropagation with biologically plausible
 spatiotemporal adjustment", Patterns 2022):
 
-* ``"bpsa"`` — spatial: ∂S/∂H = 1/H where the neuron spikes, 0 elsewhere (replaces the surrogate).
+* ``"bpsa"`` — spatial: ∂S/∂H = 1/H where the neuron spikes, 0 elsewhere (replaces the surrogate);
+  the reset is detached, as the authors reset by an in-place mask.
 * ``"bpta"`` — temporal: the reset's backward becomes ∂V[t]/∂H[t] = (1 − S[t]) + α·∂S[t]/∂H[t]
   (α = ``bpta_alpha``, default 0.2), i.e. ∂S[t+1]/∂H[t] = g'(H[t+1])·λ·[(1 − S[t]) + α·g'(H[t])].
   The forward is unchanged and the reset's own gradient through S is dropped (as in the authors'
@@ -131,7 +132,8 @@ class BaseNeuron(keras.layers.Layer):
         return self.surrogate(h - self.v_threshold)
 
     def reset(self, h, s):
-        sr = ops.stop_gradient(s) if (self.detach_reset or self._bpta) else s
+        # BPSA/BPTA (authors' code) reset by a mask: no gradient through S in the reset.
+        sr = ops.stop_gradient(s) if (self.detach_reset or self._bpta or self._bpsa is not None) else s
         if self.v_reset is None:
             v = h - self.v_threshold * sr
         elif self.v_reset == 0.0:

@@ -1,0 +1,95 @@
+"""Training-step cost of the CSBP chaotic loss: spiking ResNet-19 with and without
+``snnzoo.chaos.attach_chaos`` on every spiking layer, timed side by side in one process.
+
+    KERAS_BACKEND=torch python -m benchmarks.chaos_overhead --steps 5 --repeats 3
+
+The same model (same weights, same batch) is timed in alternating blocks: ``--steps`` training
+steps (``train_on_batch``) without chaos, then with the chaotic loss attached (paper form on the
+input of every ``BaseNeuron`` layer, i.e. the pre-activation), then detached again, ``--repeats``
+times. Each block starts with one untimed warm-up step. Reports median seconds per step and the
+ratio chaos / plain. Defaults: ResNet-19 (TET variant), T = 2, 32×32×3 inputs, batch 32, SGD.
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from snnzoo.chaos import attach_chaos, chaos_probes, detach_chaos  # noqa: E402
+from snnzoo.layers.neurons import BaseNeuron  # noqa: E402
+
+
+def build_model(time_steps, num_classes, input_shape):
+    try:
+        from snnzoo.models.resnet19 import resnet19
+    except ImportError:  # pragma: no cover - fallback if the ResNet-19 module is absent
+        from snnzoo.models.sew_resnet import sew_resnet18_cifar
+
+        return sew_resnet18_cifar(num_classes=num_classes, time_steps=time_steps), "sew_resnet18_cifar"
+    return resnet19(num_classes=num_classes, time_steps=time_steps, input_shape=input_shape), "resnet19_tet"
+
+
+def time_block(model, x, y, steps):
+    model.train_on_batch(x, y)  # warm-up (traces / compiles after attach or detach)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=5, help="timed steps per block")
+    p.add_argument("--repeats", type=int, default=3, help="plain/chaos block pairs")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--time-steps", type=int, default=2)
+    p.add_argument("--num-classes", type=int, default=100)
+    p.add_argument("--form", default="paper", choices=["paper", "code"])
+    p.add_argument("--jit", action="store_true", help="compile(jit_compile=True)")
+    p.add_argument("--out", default=None, help="optional JSON file for the numbers")
+    args = p.parse_args(argv)
+
+    keras.utils.set_random_seed(0)
+    shape = (32, 32, 3)
+    model, name = build_model(args.time_steps, args.num_classes, shape)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=args.jit)
+    rng = np.random.default_rng(0)
+    x = rng.random((args.batch_size,) + shape).astype("float32")
+    y = rng.integers(0, args.num_classes, args.batch_size)
+    n_neurons = sum(isinstance(layer, BaseNeuron) for layer in model._flatten_layers())
+
+    plain, chaos = [], []
+    for r in range(args.repeats):
+        plain += time_block(model, x, y, args.steps)
+        attach_chaos(model, BaseNeuron, z0=10.0, form=args.form)
+        assert len(chaos_probes(model)) == n_neurons
+        chaos += time_block(model, x, y, args.steps)
+        detach_chaos(model)
+        print(f"repeat {r + 1}/{args.repeats}: plain {statistics.median(plain):.4f} s/step, "
+              f"chaos {statistics.median(chaos):.4f} s/step", flush=True)
+
+    result = {
+        "model": name, "backend": keras.backend.backend(), "jit_compile": args.jit,
+        "batch_size": args.batch_size, "time_steps": args.time_steps, "input_shape": list(shape),
+        "spiking_layers_with_chaos": n_neurons, "form": args.form,
+        "timed_steps_each": len(plain),
+        "plain_s_per_step": statistics.median(plain), "chaos_s_per_step": statistics.median(chaos),
+        "ratio": statistics.median(chaos) / statistics.median(plain),
+    }
+    print(json.dumps(result, indent=1))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result | {"plain_all": plain, "chaos_all": chaos}, f, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Add (and remove) the CSBP chaotic loss on named layers of an existing Keras model.
+
+``attach_chaos(model, ["lif1", "lif2"], z0=10.0)`` makes each named layer call a
+:class:`ChaosProbe` on its input (``on="input"``, the default for spiking neuron layers, whose
+input is the pre-activation u[t] of the paper) or on its output (``on="output"``, the default
+for other layers, e.g. a Dense/Conv whose output feeds a neuron). The probe adds
+``z · chaos(tensor)`` with ``self.add_loss`` while training (``training=True``: ``fit``, or a
+custom loop calling ``model(x, training=True)``); ``evaluate``/``predict`` are unchanged.
+
+The model is modified in place and returned: the layers, their weights and the compiled state
+stay; only the layers' ``call`` is wrapped on the instance and the probe becomes a tracked
+sub-layer of the layer (so ``z`` is a variable of the model and JAX's compiled train step sees
+the updates made by :class:`snnzoo.chaos.ChaosAnnealing`). The probe is stored under a
+``__``-prefixed attribute, which Keras' weight saving skips: weights saved while chaos is
+attached load into the plain model. ``detach_chaos(model)`` restores plain BP exactly.
+"""
+import keras
+from keras import ops
+
+from snnzoo.chaos.regularizer import ChaoticRegularizer
+
+try:  # not exported by keras 3; needed to tell JAX's stateless train step from eager/compiled calls
+    from keras.src.backend.common.stateless_scope import in_stateless_scope
+except ImportError:  # pragma: no cover - keras internals moved
+    def in_stateless_scope():
+        return keras.backend.backend() == "jax"
+
+_PROBE_ATTR = "__snnzoo_chaos_probe"
+_ON = ("input", "output")
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class ChaosProbe(keras.layers.Layer):
+    """Identity layer that adds ``regularizer(x)`` (the CSBP chaotic loss, no 1/B factor) with
+    ``add_loss`` when called with ``training=True``.
+
+    Tracks the regularizer's ``z`` (so it is a model variable, shared by every probe built on
+    the same regularizer) and two statistics, the running sum of the added loss and the number
+    of training calls since the last reset, read by :class:`snnzoo.chaos.ChaosAnnealing`.
+    Can be inserted by hand into a functional model: ``x = ChaosProbe(reg)(x)``.
+    """
+
+    def __init__(self, regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if regularizer is None:
+            regularizer = ChaoticRegularizer()
+        elif isinstance(regularizer, dict):
+            regularizer = keras.saving.deserialize_keras_object(regularizer)
+        if not isinstance(regularizer, ChaoticRegularizer):
+            raise ValueError(
+                f"ChaosProbe needs a snnzoo.chaos.ChaoticRegularizer, got {type(regularizer).__name__}"
+            )
+        self.regularizer = regularizer
+        self.z = regularizer.z  # tracked: part of the model state on every backend
+        self.loss_sum = self.add_weight(name="chaos_loss_sum", shape=(), initializer="zeros",
+                                        trainable=False, dtype="float32")
+        self.loss_count = self.add_weight(name="chaos_loss_count", shape=(), initializer="zeros",
+                                          trainable=False, dtype="float32")
+
+    def call(self, inputs, training=None):
+        if training:
+            loss = self.regularizer(inputs)
+            if in_stateless_scope():
+                self.add_loss(loss)
+            else:
+                # Not ``add_loss``: Keras keeps added losses in a list that outlives the step, and
+                # torch.compile guards on that list's old tensors, recompiling every step. A
+                # write-only attribute, reset in _clear_losses, is never read across steps.
+                object.__setattr__(self, "_chaos_loss", loss)
+            self.loss_sum.assign(self.loss_sum + ops.cast(ops.stop_gradient(loss), "float32"))
+            self.loss_count.assign(self.loss_count + 1.0)
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def _get_own_losses(self):
+        losses = super()._get_own_losses()
+        pending = self.__dict__.get("_chaos_loss")
+        if pending is not None and not in_stateless_scope():
+            losses.append(pending)
+        return losses
+
+    def _clear_losses(self):
+        super()._clear_losses()
+        object.__setattr__(self, "_chaos_loss", None)
+
+    def reset_statistics(self):
+        self.loss_sum.assign(0.0)
+        self.loss_count.assign(0.0)
+
+    def mean_loss(self):
+        """Mean chaotic loss added per training call since the last reset (None if no call)."""
+        count = float(ops.convert_to_numpy(self.loss_count))
+        return float(ops.convert_to_numpy(self.loss_sum)) / count if count else None
+
+    def get_config(self):
+        config = super().get_config()
+        config["regularizer"] = keras.saving.serialize_keras_object(self.regularizer)
+        return config
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _all_layers(model):
+    """Every layer reachable from ``model`` (itself excluded), with a '/'-joined name path."""
+    out, seen = [], set()
+
+    def walk(layer, prefix):
+        for child in getattr(layer, "_layers", []):
+            if id(child) in seen or isinstance(child, ChaosProbe):
+                continue
+            seen.add(id(child))
+            path = f"{prefix}{child.name}"
+            out.append((path, child))
+            walk(child, path + "/")
+
+    walk(model, "")
+    return out
+
+
+def _set_tracked(layer, name, value):
+    """``setattr`` that also works on an already-built (state-locked) Keras layer."""
+    tracker = getattr(layer, "_tracker", None)
+    locked = bool(tracker is not None and tracker.locked)
+    if locked:
+        tracker.unlock()
+    try:
+        setattr(layer, name, value)
+    finally:
+        if locked:
+            tracker.lock()
+
+
+def _del_tracked(layer, name):
+    value = getattr(layer, name)
+    tracker = getattr(layer, "_tracker", None)
+    if tracker is not None:
+        tracker.untrack(value)
+    delattr(layer, name)
+
+
+def _reset_compiled(model):
+    """Forget cached train/test/predict functions so the next fit traces the new graph."""
+    for attr in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+
+
+def _is_neuron(layer):
+    from snnzoo.layers.neurons import BaseNeuron
+
+    return isinstance(layer, BaseNeuron)
+
+
+def _resolve(model, layers):
+    entries = _all_layers(model)
+    if isinstance(layers, (str, keras.layers.Layer)) or isinstance(layers, type):
+        layers = [layers]
+    chosen = []
+    for item in layers:
+        if isinstance(item, type):
+            found = [layer for _, layer in entries if isinstance(layer, item)]
+            if not found:
+                raise ValueError(f"the model has no layer of type {item.__name__}")
+        elif isinstance(item, keras.layers.Layer):
+            if not any(layer is item for _, layer in entries):
+                raise ValueError(f"layer {item.name!r} is not part of the model")
+            found = [item]
+        elif isinstance(item, str):
+            found = [layer for path, layer in entries if path == item]
+            if not found:
+                found = [layer for _, layer in entries if layer.name == item]
+            if not found:
+                names = [path for path, _ in entries]
+                raise ValueError(f"unknown layer name {item!r}; the model's layers are: {names}")
+            if len({id(f) for f in found}) > 1:
+                paths = [path for path, layer in entries if layer.name == item]
+                raise ValueError(f"layer name {item!r} is ambiguous; use a path: {paths}")
+        else:
+            raise ValueError(
+                f"layers must be names, '/'-joined name paths, Layer objects or a Layer class; "
+                f"got {item!r}"
+            )
+        for layer in found:
+            if not any(layer is c for c in chosen):
+                chosen.append(layer)
+    if not chosen:
+        raise ValueError("attach_chaos needs at least one layer")
+    return chosen
+
+
+# -- public API ----------------------------------------------------------------------------------
+def attach_chaos(model, layers, z0=10.0, i0=0.65, form="paper", on=None, regularizer=None,
+                 **regularizer_kwargs):
+    """Add the CSBP chaotic loss to ``layers`` of ``model`` (in place) and return ``model``.
+
+    Args:
+        model: any built Keras model (Sequential, functional, subclassed, snnzoo zoo models).
+        layers: layer names (a nested layer by name or by its '/'-joined path, e.g.
+            ``"block1/lif"``), Layer objects, or a Layer class (every instance, e.g.
+            ``snnzoo.layers.BaseNeuron`` for all spiking layers).
+        z0, i0, form, **regularizer_kwargs: build one shared :class:`ChaoticRegularizer`
+            (ignored if ``regularizer`` is given).
+        on: ``"input"`` or ``"output"``; ``None`` picks ``"input"`` for spiking neuron layers
+            (their input is the pre-activation) and ``"output"`` otherwise.
+        regularizer: an existing :class:`ChaoticRegularizer` to share (e.g. one z for several
+            calls of ``attach_chaos``).
+
+    Anneal z with ``model.fit(..., callbacks=[snnzoo.chaos.ChaosAnnealing(beta)])``; undo with
+    :func:`detach_chaos` (or set ``z`` to 0). Unknown layer names raise ``ValueError``.
+    """
+    if on not in (None,) + _ON:
+        raise ValueError(f"on must be 'input', 'output' or None, got {on!r}")
+    if not isinstance(model, keras.layers.Layer):
+        raise ValueError(f"attach_chaos needs a Keras model, got {type(model).__name__}")
+    targets = _resolve(model, layers)
+    for layer in targets:
+        if hasattr(layer, _PROBE_ATTR):
+            raise ValueError(
+                f"layer {layer.name!r} already has a chaotic loss; call "
+                "snnzoo.chaos.detach_chaos(model) first"
+            )
+    if regularizer is None:
+        regularizer = ChaoticRegularizer(z0=z0, i0=i0, form=form, **regularizer_kwargs)
+    elif not isinstance(regularizer, ChaoticRegularizer):
+        raise ValueError(f"regularizer must be a ChaoticRegularizer, got {type(regularizer).__name__}")
+
+    for layer in targets:
+        where = on or ("input" if _is_neuron(layer) else "output")
+        probe = ChaosProbe(regularizer, name=f"{layer.name}_chaos")
+        _set_tracked(layer, _PROBE_ATTR, probe)
+        layer.call = _wrap_call(layer.call, probe, where)
+    _reset_compiled(model)
+    return model
+
+
+def _wrap_call(original, probe, where):
+    def call(*args, **kwargs):
+        outputs = original(*args, **kwargs)
+        if where == "input":
+            if args:
+                tensor = args[0]
+            elif "inputs" in kwargs:
+                tensor = kwargs["inputs"]
+            else:
+                tensor = next(iter(kwargs.values()))
+        else:
+            tensor = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+        probe(tensor)  # training flag comes from the enclosing call context
+        return outputs
+
+    call.__wrapped__ = original
+    call._snnzoo_chaos = True
+    return call
+
+
+def detach_chaos(model):
+    """Remove every chaotic loss added by :func:`attach_chaos`; returns ``model`` (plain BP)."""
+    for _, layer in _all_layers(model):
+        if not hasattr(layer, _PROBE_ATTR):
+            continue
+        _del_tracked(layer, _PROBE_ATTR)
+        if getattr(layer.__dict__.get("call"), "_snnzoo_chaos", False):
+            del layer.__dict__["call"]
+    _reset_compiled(model)
+    return model
+
+
+def chaos_probes(model):
+    """All :class:`ChaosProbe` layers of ``model`` (attached or inserted by hand)."""
+    probes, seen = [], set()
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if isinstance(layer, ChaosProbe) and id(layer) not in seen:
+            seen.add(id(layer))
+            probes.append(layer)
+    return probes
+
+
+def chaotic_regularizers(model):
+    """The distinct :class:`ChaoticRegularizer` objects used by ``model`` (through probes or as
+    ``activity_regularizer``), keyed by their shared ``z`` variable."""
+    regs, seen = [], set()
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for reg in (getattr(layer, "regularizer", None) if isinstance(layer, ChaosProbe) else None,
+                    getattr(layer, "activity_regularizer", None)):
+            if isinstance(reg, ChaoticRegularizer) and id(reg.z) not in seen:
+                seen.add(id(reg.z))
+                regs.append(reg)
+    return regs
+
+
+def track_activity_regularizers(model):
+    """Make the ``z`` of every ChaoticRegularizer used as ``activity_regularizer`` a tracked
+    variable of its layer (needed for JAX's compiled step to see z changes)."""
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        reg = getattr(layer, "activity_regularizer", None)
+        if isinstance(reg, ChaoticRegularizer) and not any(v is reg.z for v in layer.variables):
+            _set_tracked(layer, "__snnzoo_chaos_z", reg.z)

@@ -1,0 +1,207 @@
+"""attach_chaos / detach_chaos on Sequential, functional, nested and zoo models."""
+import numpy as np
+import pytest
+import keras
+from keras import ops
+
+from snnzoo.chaos import ChaosAnnealing, ChaoticRegularizer, attach_chaos, chaos_probes, detach_chaos
+from snnzoo.layers.neurons import LIF, BaseNeuron
+from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
+
+I0 = 0.65
+T = 4
+
+
+def value_and_grads(loss_fn, variables):
+    """Backend-native autodiff of ``loss_fn()`` w.r.t. keras Variables -> (loss, [grads]) as numpy."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        grads = tape.gradient(loss, [v.value for v in variables])
+    elif backend == "torch":
+        import torch
+
+        loss = loss_fn()
+        grads = torch.autograd.grad(loss, [v.value for v in variables])
+    elif backend == "jax":
+        import jax
+
+        def f(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values)), collect_losses=True):
+                return loss_fn()
+
+        loss, grads = jax.jit(jax.value_and_grad(f))([v.value for v in variables])
+    else:
+        pytest.skip(f"no autodiff for backend {backend}")
+    return float(ops.convert_to_numpy(loss)), [np.asarray(ops.convert_to_numpy(g)) for g in grads]
+
+
+def _functional(seed=0):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((3,))
+    x = RepeatTime(T, name="repeat")(inp)
+    x = TimeFold(keras.layers.Dense(6), name="fc1")(x)
+    x = LIF(tau=2.0, name="lif1")(x)
+    x = TimeFold(keras.layers.Dense(2), name="fc2")(x)
+    x = LIF(tau=2.0, name="lif2")(x)
+    out = MeanOverTime(name="rate")(x)
+    return keras.Model(inp, out)
+
+
+def _data(n=8):
+    rng = np.random.default_rng(5)
+    return rng.random((n, 3)).astype("float32") * 3.0, rng.random((n, 2)).astype("float32")
+
+
+def _loss_with_added(model, x, y, seen=None):
+    def loss_fn():
+        pred = model(ops.convert_to_tensor(x), training=True)
+        loss = ops.mean(ops.square(pred - ops.convert_to_tensor(y)))
+        extra = model.losses
+        if seen is not None:
+            seen.append(len(extra))
+        return loss + ops.sum(ops.stack(extra)) if extra else loss
+    return loss_fn
+
+
+def test_unknown_layer_name_lists_the_names():
+    model = _functional()
+    with pytest.raises(ValueError, match="unknown layer name 'nope'.*lif1.*fc2"):
+        attach_chaos(model, ["lif1", "nope"])
+    assert not chaos_probes(model)  # nothing half-attached
+    with pytest.raises(ValueError, match="on must be"):
+        attach_chaos(model, ["lif1"], on="middle")
+
+
+@pytest.mark.parity
+def test_zero_z_and_detach_give_plain_bp_gradients_bit_for_bit():
+    x, y = _data()
+    model = _functional()
+    weights = model.trainable_variables
+    loss0, g0 = value_and_grads(_loss_with_added(model, x, y), weights)
+
+    attach_chaos(model, ["lif1", "lif2", "fc1"], z0=0.0)
+    assert len(model.trainable_variables) == len(weights)
+    seen = []
+    loss_z0, g_z0 = value_and_grads(_loss_with_added(model, x, y, seen), weights)
+    assert seen == [3]
+    assert loss_z0 == loss0
+    for a, b in zip(g_z0, g0):
+        np.testing.assert_array_equal(a, b)
+
+    (reg,) = {id(p.regularizer): p.regularizer for p in chaos_probes(model)}.values()
+    reg.z.assign(5.0)
+    loss_z5, g_z5 = value_and_grads(_loss_with_added(model, x, y), weights)
+    assert loss_z5 > loss0 + 1.0
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(g_z5, g0))
+
+    detach_chaos(model)
+    assert not chaos_probes(model)
+    loss_d, g_d = value_and_grads(_loss_with_added(model, x, y, seen), weights)
+    assert seen == [3, 0]
+    assert loss_d == loss0
+    for a, b in zip(g_d, g0):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parity
+def test_neuron_layers_get_the_loss_on_their_input():
+    """lif1's input is fc1's output (the pre-activation): the added loss equals the chaos term of
+    that tensor computed by hand; a Dense layer gets it on its output."""
+    x, _ = _data(4)
+    model = _functional()
+    attach_chaos(model, ["lif1"], z0=3.0)
+    model(x, training=True)
+    (added,) = [float(ops.convert_to_numpy(v)) for v in model.losses]
+    kernel, bias = model.get_layer("fc1").get_weights()
+    u = x.astype(np.float64) @ kernel + bias  # constant over T: mean over T is u itself
+    want = 3.0 * np.mean(np.sum(I0 * np.logaddexp(0, -u) + (1 - I0) * np.logaddexp(0, u), axis=1))
+    np.testing.assert_allclose(added, want, rtol=1e-5)
+    assert not model(x, training=False) is None and not model.losses  # inference: no chaos loss
+
+    detach_chaos(model)
+    attach_chaos(model, ["fc1"], z0=3.0, form="code")  # on="output" for non-neuron layers
+    model(x, training=True)
+    (added,) = [float(ops.convert_to_numpy(v)) for v in model.losses]
+    h = np.clip(u, -10, 9.9) / 10.0
+    want = 3.0 * np.mean(I0 * np.logaddexp(0, -h) + (1 - I0) * np.logaddexp(0, h))
+    np.testing.assert_allclose(added, want, rtol=1e-5)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("jit", [False, True])
+def test_fit_sequential_keeps_weights_and_anneals(jit):
+    if jit and keras.backend.backend() == "torch":
+        pytest.skip("torch.compile traces take ~30 s each on CI CPUs and this test retraces 3 times; "
+                    "torch jit with attach_chaos is covered by test_chaos_annealing")
+    x, y = _data(16)
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([
+        keras.Input((3,)), RepeatTime(T), TimeFold(keras.layers.Dense(5), name="fc1"),
+        LIF(name="lif1"), MeanOverTime(), keras.layers.Dense(2, name="head"),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", jit_compile=jit)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # compiled before attaching
+    before = [(v, ops.convert_to_numpy(v).copy()) for v in model.variables]
+    n_vars = len(model.variables)
+    attach_chaos(model, ["lif1", "head"], z0=4.0)
+    assert all(any(v is w for w in model.variables) for v, _ in before)
+    for v, value in before:  # same variables, same values
+        np.testing.assert_array_equal(ops.convert_to_numpy(v), value)
+    hist = model.fit(x, y, epochs=2, batch_size=8, verbose=0,
+                     callbacks=[ChaosAnnealing(beta=0.5, every="batch")]).history
+    np.testing.assert_allclose(hist["chaos_z"], [2.0, 0.5])
+    assert hist["loss"][0] > hist["chaos_loss"][0] > 0
+    detach_chaos(model)
+    assert len(model.variables) == n_vars
+    hist = model.fit(x, y, epochs=1, batch_size=8, verbose=0).history
+    assert hist["loss"][0] < 1.0  # plain mse again
+
+
+def test_layer_selection_by_path_object_and_class(tmp_path):
+    def block(name):
+        inner_in = keras.Input((T, 4))
+        y = LIF(name="lif")(TimeFold(keras.layers.Dense(4), name="fc")(inner_in))
+        return keras.Model(inner_in, y, name=name)
+
+    inp = keras.Input((T, 4))
+    out = MeanOverTime()(LIF(name="lif_out")(block("block2")(block("block1")(inp))))
+    model = keras.Model(inp, out)
+    with pytest.raises(ValueError, match="ambiguous.*block1/lif.*block2/lif"):
+        attach_chaos(model, ["lif"])
+    attach_chaos(model, ["block2/lif"])
+    (probe,) = chaos_probes(model)
+    assert probe is getattr(model.get_layer("block2").get_layer("lif"), "__snnzoo_chaos_probe")
+    detach_chaos(model)
+    attach_chaos(model, [model.get_layer("lif_out")])
+    assert len(chaos_probes(model)) == 1
+    detach_chaos(model)
+    attach_chaos(model, BaseNeuron, regularizer=ChaoticRegularizer(z0=1.0, form="code"))
+    probes = chaos_probes(model)
+    assert len(probes) == 3 and probes[0].z is probes[1].z is probes[2].z  # one shared z
+    with pytest.raises(ValueError, match="already has a chaotic loss"):
+        attach_chaos(model, ["block1/lif"])
+
+    # weights saved while chaos is attached load into the plain model
+    model.save_weights(tmp_path / "w.weights.h5")
+    detach_chaos(model)
+    model.load_weights(tmp_path / "w.weights.h5")
+
+
+def test_zoo_model_all_spiking_layers_one_training_step():
+    from snnzoo.models.sew7bnet import sew_dvs_net
+
+    keras.utils.set_random_seed(2)
+    model = sew_dvs_net([4, 4], num_classes=3, time_steps=2, input_shape=(8, 8, 2))
+    n_neurons = sum(isinstance(layer, BaseNeuron) for layer in model._flatten_layers())
+    attach_chaos(model, BaseNeuron, z0=2.0)
+    assert len(chaos_probes(model)) == n_neurons >= 5
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = (np.random.default_rng(0).random((4, 2, 8, 8, 2)) < 0.3).astype("float32")
+    y = np.array([0, 1, 2, 0])
+    hist = model.fit(x, y, epochs=1, batch_size=4, verbose=0, callbacks=[ChaosAnnealing(0.9)]).history
+    assert np.isfinite(hist["loss"][0]) and hist["chaos_loss"][0] > 0
+    assert hist["chaos_z"] == [2.0]

@@ -1,0 +1,1 @@
+"""Training and reproduction scripts (run as python -m training.<name>)."""

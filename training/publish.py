@@ -1,0 +1,162 @@
+"""Publish a finished training run into the model zoo.
+
+    python -m training.publish RUN_DIR ZOO_NAME [--zoo-dir DIR] [--allow-limited] [--no-check]
+
+Copies the run's weights (``results.json`` → ``final.weights``: the best epoch's
+``best.weights.h5``, or the IDE loop's ``final.weights.h5``) to ``<zoo dir>/<ZOO_NAME>.weights.h5``
+and records in ``<ZOO_NAME>.json`` (schema: ``zoo_weights/README.md``):
+
+* ``weights``: ``{"file": "<ZOO_NAME>.weights.h5", "sha256": ...}``;
+* ``accuracy.measured``: the run's final test accuracy (percent, 2 decimals);
+* ``accuracy.measured_by``: command, seed, sha256 of the test data, date, plus backend, epochs,
+  number of test samples and the training data's sha256.
+
+An existing manifest keeps everything else (claimed accuracy, source, licence); a missing one is
+created from the recipe (architecture, input, T, data set, method). Before anything is written the
+weights are loaded into the manifest's architecture, so a mismatched run cannot be published. Runs
+made with ``--limit`` measured a subset only and are refused unless ``--allow-limited`` is given.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["main", "publish"]
+
+DEFAULT_ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo_weights"
+
+
+def _new_manifest(name, results):
+    from snnzoo.data.pipelines import DATASETS
+
+    rc = results["recipe_config"]
+    info = DATASETS[rc["dataset"]]
+    config = {k: v for k, v in rc["config"].items() if k not in ("per_step_logits", "time_steps")}
+    if info.kind == "image":
+        inp = {"kind": "image", "shape": list(info.shape),
+               "preprocessing": "raw images in [0, 1]; normalisation and time repetition inside "
+                                "the model"}
+    else:
+        size = list(rc.get("frame_size") or info.shape[:2])
+        inp = {"kind": "event_frames", "shape": size + [2],
+               "preprocessing": "event-count frames [T, H, W, 2] (channel 0 OFF, 1 ON; "
+                                "split_by='number', frames_number=T"
+                                + (f", resized to {size[0]}x{size[1]}" if rc.get("frame_size") else "")
+                                + ")"}
+    return {
+        "name": name,
+        "description": rc["description"] + " (trained with snnzoo)",
+        "architecture": {"builder": rc["builder"], "config": config},
+        "input": inp,
+        "time_steps": int(rc["time_steps"]),
+        "num_classes": int(rc["config"].get("num_classes", info.num_classes)),
+        "method": rc.get("method"),
+        "dataset": info.title,
+        "accuracy": {"claimed": None, "measured": None, "measured_by": None},
+        "source": {"paper": "", "code": f"snnzoo training/recipes.py ({rc['name']}); "
+                                        f"hyper-parameters: {rc.get('source', '')}"},
+        "license": "Apache-2.0 (weights trained by the snnzoo project)",
+        "weights": None,
+    }
+
+
+def _check_loadable(manifest, weights_path):
+    from snnzoo.zoo.registry import resolve_callable
+
+    arch = manifest["architecture"]
+    builder = resolve_callable(arch["builder"], "builder", manifest["name"])
+    model = builder(**dict(arch.get("config", {}), time_steps=manifest["time_steps"]))
+    model.load_weights(str(weights_path))
+    return model
+
+
+def publish(run_dir, zoo_name, zoo_dir=None, allow_limited=False, check=True):
+    """Publish ``run_dir`` as zoo entry ``zoo_name``; returns the written manifest (a dict)."""
+    from snnzoo.data.checksums import file_hash
+
+    run_dir = Path(run_dir)
+    results_path = run_dir / "results.json"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"{results_path} not found: RUN_DIR must be a finished "
+                                "'python -m training.train' run folder")
+    results = json.loads(results_path.read_text())
+    final = results.get("final") or {}
+    weights_src = run_dir / final.get("weights", "best.weights.h5")
+    if not weights_src.is_file():
+        raise FileNotFoundError(f"weights of the run not found: {weights_src}")
+    if final.get("limited") and not allow_limited:
+        raise ValueError(f"{run_dir} was trained/evaluated with --limit (n = {final.get('n')}); its "
+                         "accuracy is not a test-set measurement. Re-run without --limit, or pass "
+                         "--allow-limited")
+    zoo_dir = Path(zoo_dir) if zoo_dir is not None else DEFAULT_ZOO_DIR
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = zoo_dir / f"{zoo_name}.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("name") != zoo_name:
+            raise ValueError(f"{manifest_path}: name {manifest.get('name')!r} differs from {zoo_name!r}")
+    else:
+        manifest = _new_manifest(zoo_name, results)
+    if check:
+        _check_loadable(manifest, weights_src)
+
+    target = zoo_dir / f"{zoo_name}.weights.h5"
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(weights_src, tmp)
+    os.replace(tmp, target)
+    sha = file_hash(target)
+
+    data = results.get("data_sha256") or {}
+    accuracy = manifest.setdefault("accuracy", {"claimed": None})
+    accuracy["measured"] = round(float(final["test_accuracy"]), 2)
+    accuracy["measured_by"] = {
+        "command": results.get("command"),
+        "seed": results.get("seed"),
+        "data_sha256": data.get("test", data),
+        "date": results.get("date") or datetime.date.today().isoformat(),
+        "backend": results.get("backend"),
+        "epochs": results.get("epochs_completed"),
+        "n": final.get("n"),
+        "train_data_sha256": data.get("train"),
+    }
+    manifest["weights"] = {"file": target.name, "sha256": sha}
+    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, manifest_path)
+    print(f"published {zoo_name}: {target} (sha256 {sha[:16]}...), measured "
+          f"{accuracy['measured']} % -> {manifest_path}")
+    return manifest
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.publish",
+                                description="Copy a run's weights into the zoo and record its "
+                                            "measured accuracy in the manifest.")
+    p.add_argument("run_dir", help="run folder written by 'python -m training.train'")
+    p.add_argument("zoo_name", help="registry name (zoo_weights/<name>.json)")
+    p.add_argument("--zoo-dir", default=None, help=f"registry folder (default {DEFAULT_ZOO_DIR})")
+    p.add_argument("--allow-limited", action="store_true",
+                   help="accept a run made with --limit (its accuracy covers a subset)")
+    p.add_argument("--no-check", action="store_true",
+                   help="do not load the weights into the architecture first")
+    try:
+        a = p.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        publish(a.run_dir, a.zoo_name, a.zoo_dir, a.allow_limited, not a.no_check)
+    except (ValueError, OSError, ImportError, KeyError) as err:
+        from snnzoo.evaluate import one_line_error
+
+        print(f"training.publish: error: {one_line_error(err)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

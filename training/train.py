@@ -1,0 +1,372 @@
+"""One training entry point for every recipe of :mod:`training.recipes`.
+
+    python -m training.train RECIPE [--epochs E] [--batch-size B] [--out DIR] [--seed S]
+                                    [--limit N] [--resume] [--data DIR] [--time-steps T]
+
+What a run writes into ``OUT`` (default ``runs/<recipe>``):
+
+* ``backup/``: ``keras.callbacks.BackupAndRestore`` state (weights, optimizer, epoch), written after
+  every epoch and kept at the end, so ``--resume`` continues an interrupted run or extends a
+  finished one to more ``--epochs``;
+* ``best.weights.h5``: ``ModelCheckpoint`` of the weights with the best test accuracy, saved from a
+  clean copy of the architecture (no CSBP probes; the recipe's evaluation T), loadable with
+  ``snnzoo.load(name, weights=path)``;
+* ``history.csv``: one row per epoch (``loss``, ``accuracy`` = running training accuracy as a
+  fraction, ``test_accuracy`` in percent, ``lr``, CSBP's ``chaos_z``);
+* ``results.json``: recipe, arguments, command, seed, backend, per-epoch history, best epoch, the
+  final test accuracy and firing rates of the best weights, sha256 of the data files, wall time.
+
+Protocol, as in the seed methods' scripts: the test split is evaluated after every epoch and the
+best epoch's weights are kept ("max test accuracy"). Progress bars are Keras'. Seeds:
+``keras.utils.set_random_seed(seed)`` plus the seeded pipelines. ``--limit N`` uses N training and
+N test samples (smoke runs). Recipes with a dedicated loop (the IDE recipes: ``training.ide_fsnn``)
+are delegated to it (it resumes by itself and keeps the last epoch's ``final.weights.h5``); their
+``results.json`` has the same format, with ``final.weights`` naming that file.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "train"]
+
+
+class RunExistsError(RuntimeError):
+    """OUT already holds a run and ``--resume`` was not given."""
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _time_mean_accuracy(y_true, y_pred):
+    """Sparse top-1 accuracy; per-step outputs [B, T, C] are averaged over T first."""
+    keras = _keras()
+    from keras import ops
+
+    if len(y_pred.shape) == 3:
+        y_pred = ops.mean(y_pred, axis=1)
+    return keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
+
+
+def _probe_variable_ids(model):
+    try:
+        from snnzoo.chaos import chaos_probes
+    except ImportError:
+        return set()
+    return {id(v) for p in chaos_probes(model) for v in p.weights}
+
+
+def copy_weights(src, dst):
+    """Copy the weights of training model ``src`` into the clean model ``dst`` (same builder),
+    skipping CSBP probe variables; shapes are checked."""
+    skip = _probe_variable_ids(src)
+    sv = [v for v in src.weights if id(v) not in skip]
+    dv = dst.weights
+    if len(sv) != len(dv):
+        raise ValueError(f"cannot copy weights: the training model has {len(sv)} variables, the "
+                         f"evaluation model {len(dv)}")
+    for a, b in zip(sv, dv):
+        if tuple(a.shape) != tuple(b.shape):
+            raise ValueError(f"cannot copy weights: {a.path} {tuple(a.shape)} vs {b.path} "
+                             f"{tuple(b.shape)}")
+        b.assign(a.value)
+
+
+def _make_test_callback(eval_model, test_seq):
+    keras = _keras()
+    import numpy as np
+
+    from snnzoo.evaluate import _as_logits
+
+    class TestEvaluation(keras.callbacks.Callback):
+        """After every epoch: copy the weights into the clean model and score the test split
+        (``test_accuracy`` in percent); also logs the learning rate as ``lr``."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            model = self.model  # JAX: synchronises the trained state into the variables
+            copy_weights(model, eval_model)
+            correct = total = 0
+            for i in range(len(test_seq)):
+                x, y = test_seq[i]
+                pred = _as_logits(eval_model(x, training=False)).argmax(-1)
+                correct += int(np.sum(pred == np.asarray(y).reshape(-1)))
+                total += int(np.asarray(y).size)
+            if logs is not None:
+                logs["test_accuracy"] = 100.0 * correct / max(total, 1)
+                lr = model.optimizer.learning_rate
+                logs["lr"] = float(keras.ops.convert_to_numpy(lr))
+                print(f" - test_accuracy: {logs['test_accuracy']:.2f} %")
+
+    return TestEvaluation()
+
+
+def _read_history(path: Path):
+    if not path.is_file():
+        return []
+    rows = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                epoch = int(row.pop("epoch"))
+            except (KeyError, ValueError):
+                continue
+            clean = {}
+            for k, v in row.items():
+                if v in ("NA", "", None):  # CSVLogger's empty val_* columns
+                    continue
+                try:
+                    clean[k] = float(v)
+                except (TypeError, ValueError):
+                    clean[k] = v
+            rows[epoch] = {"epoch": epoch + 1, **clean}  # 1-based; a re-run epoch overrides
+    return [rows[k] for k in sorted(rows)]
+
+
+def _write_json(path: Path, obj):
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def _previous_wall_time(out: Path):
+    try:
+        return float(json.loads((out / "results.json").read_text()).get("wall_time_total_s", 0.0))
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+
+
+def _check_out(out: Path, resume: bool, markers):
+    existing = [m for m in markers if (out / m).exists()]
+    if existing and not resume:
+        raise RunExistsError(f"{out} already holds a run ({', '.join(existing)}); pass --resume to "
+                             "continue it, or choose another --out")
+
+
+def _run_external(recipe, args, out, data_dir):
+    """Delegate to the recipe's own loop (IDE), then evaluate and summarise in our format."""
+    from snnzoo.data.pipelines import data_fingerprint, make_source
+    from snnzoo.evaluate import evaluate
+    from snnzoo.zoo.registry import resolve_callable
+
+    _check_out(out, args.resume, ["state.json"])
+    runner = resolve_callable(recipe.runner, "training loop", recipe.name)
+    kwargs = dict(epochs=recipe.epochs, out_dir=str(out), batch_size=recipe.batch_size,
+                  seed=args.seed, data_dir=data_dir)
+    if args.limit:
+        kwargs["steps_per_epoch"] = max(1, math.ceil(args.limit / recipe.batch_size))
+    if args.time_steps:
+        kwargs["train_time_steps"] = args.time_steps
+    summary = runner(recipe.name, **kwargs)
+    model = recipe.build()
+    weights = out / "final.weights.h5"
+    model.load_weights(str(weights))
+    final = evaluate(model, data_dir=data_dir, dataset=recipe.dataset, limit=args.limit,
+                     progress=True, verbose=True)
+    history = [dict(r, test_accuracy=r["test_acc"]) if "test_acc" in r else dict(r)
+               for r in summary.get("history", [])]
+    data = {split: data_fingerprint(make_source(recipe.dataset, split, data_dir))
+            for split in ("train", "test")}
+    last = history[-1] if history else None  # the IDE loop keeps the last epoch's weights
+    return history, final, data, "final.weights.h5", (
+        {"epoch": last["epoch"], "test_accuracy": last.get("test_accuracy")} if last else None)
+
+
+def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=None, resume=False,
+          data_dir=None, time_steps=None, jit_compile="auto", verbose=1, argv=None):
+    """Train recipe ``recipe_name`` (see the module docstring); returns the results dict."""
+    from training import recipes
+
+    args = argparse.Namespace(recipe=recipe_name, epochs=epochs, batch_size=batch_size, out=out,
+                              seed=seed, limit=limit, resume=resume, data=data_dir,
+                              time_steps=time_steps)
+    recipe = recipes.get(recipe_name).scaled(epochs)
+    if batch_size:
+        recipe.batch_size = int(batch_size)
+    if time_steps and not recipe.runner:
+        recipe.time_steps = int(time_steps)
+        recipe.train_time_steps = None
+    if limit is not None and int(limit) < 1:
+        raise ValueError(f"--limit must be >= 1, got {limit}")
+    out = Path(out or Path("runs") / recipe.name)
+    out.mkdir(parents=True, exist_ok=True)
+    keras = _keras()
+    keras.utils.set_random_seed(int(seed))
+    command = "python -m training.train " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else [recipe_name]))
+    started = time.time()
+
+    if recipe.runner:
+        history, final, data, weights_file, best = _run_external(recipe, args, out, data_dir)
+        epochs_done = len(history)
+    else:
+        history, final, data, weights_file, best, epochs_done = _run_fit(
+            recipe, args, out, data_dir, jit_compile, verbose)
+
+    wall = time.time() - started
+    results = {
+        "recipe": recipe.name,
+        "zoo_name": recipe.zoo_name or recipe.name,
+        "recipe_config": recipe.to_dict(),
+        "args": {k: v for k, v in vars(args).items()},
+        "command": command,
+        "seed": int(seed),
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "epochs_completed": epochs_done,
+        "history": history,
+        "best": best,
+        "final": {"test_accuracy": final["accuracy"], "n": final["n"],
+                  "firing_rates": final["firing_rates"], "weights": weights_file,
+                  "limited": limit is not None},
+        "data_sha256": data,
+        "wall_time_s": round(wall, 2),
+        "wall_time_total_s": round(_previous_wall_time(out) + wall, 2),
+        "date": datetime.date.today().isoformat(),
+    }
+    _write_json(out / "results.json", results)
+    print(f"{recipe.name}: test accuracy {final['accuracy']:.2f} % (n = {final['n']}) with "
+          f"{weights_file}; results in {out / 'results.json'}")
+    return results
+
+
+def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
+    keras = _keras()
+    from snnzoo.data.pipelines import DATASETS, data_fingerprint, make_dataset
+    from snnzoo.evaluate import evaluate
+
+    _check_out(out, args.resume, ["backup", "history.csv"])
+    info = DATASETS[recipe.dataset]
+    T = recipe.time_steps
+    train_T = recipe.train_time_steps or T
+    ev = info.kind == "events"
+    common = dict(format="py", data_dir=data_dir, limit=args.limit, seed=args.seed,
+                  frame_size=recipe.frame_size)
+    if ev:
+        common["time_steps"] = T
+    train_seq = make_dataset(recipe.dataset, "train", recipe.batch_size, augment=recipe.augment,
+                             shuffle=True,
+                             sample_frames=train_T if (ev and train_T != T) else None, **common)
+    test_seq = make_dataset(recipe.dataset, "test", recipe.batch_size, shuffle=False, **common)
+
+    model = recipe.build(train_T)
+    eval_model = recipe.build(T)
+    if recipe.chaos:
+        from snnzoo.chaos import attach_chaos
+
+        c = dict(recipe.chaos)
+        layers = c.pop("layers")
+        c.pop("beta", None)
+        c.pop("every", None)
+        attach_chaos(model, layers, **c)
+    model.compile(optimizer=recipe.make_optimizer(len(train_seq)), loss=recipe.make_loss(),
+                  metrics=[keras.metrics.MeanMetricWrapper(_time_mean_accuracy, name="accuracy")],
+                  jit_compile=jit_compile)
+
+    backup = keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False)
+    history_csv = out / "history.csv"
+    previous = _read_history(history_csv)
+    if args.resume and (out / "backup").is_dir():
+        # Restore now, before ChaosAnnealing reads z at the start of fit (fit restores again,
+        # to the same state).
+        backup.set_model(model)
+        backup.on_train_begin()
+        meta = out / "backup" / "training_metadata.json"
+        if meta.is_file():
+            train_seq.set_epoch(json.loads(meta.read_text()).get("epoch", 0))
+    best_so_far = max((r.get("test_accuracy", float("-inf")) for r in previous),
+                      default=None)
+
+    class CleanCheckpoint(keras.callbacks.ModelCheckpoint):
+        """ModelCheckpoint of the clean evaluation model (TestEvaluation copied the weights)."""
+
+        def set_model(self, model):
+            super().set_model(eval_model)
+
+    callbacks = [
+        _make_test_callback(eval_model, test_seq),
+        CleanCheckpoint(str(out / "best.weights.h5"), monitor="test_accuracy", mode="max",
+                        save_best_only=True, save_weights_only=True,
+                        initial_value_threshold=best_so_far),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+    ]
+    if recipe.chaos:
+        from snnzoo.chaos import ChaosAnnealing
+
+        callbacks.append(ChaosAnnealing(beta=recipe.chaos["beta"],
+                                        every=recipe.chaos.get("every", "epoch")))
+    callbacks.append(backup)  # last: its epoch-end state includes this epoch's annealed z
+    model.fit(train_seq, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
+
+    history = _read_history(history_csv)
+    best_path = out / "best.weights.h5"
+    if best_path.is_file():
+        eval_model.load_weights(str(best_path))
+    else:  # no epoch ran in this call (e.g. resumed a finished run) and no best file: last state
+        copy_weights(model, eval_model)
+        eval_model.save_weights(str(best_path))
+    final = evaluate(eval_model, data_dir=data_dir, dataset=recipe.dataset, limit=args.limit,
+                     progress=bool(verbose), verbose=True)
+    best = max(history, key=lambda r: r.get("test_accuracy", -1)) if history else None
+    data = {"train": data_fingerprint(train_seq.source), "test": data_fingerprint(test_seq.source)}
+    return (history, final, data, "best.weights.h5",
+            {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"]} if best else None,
+            len(history))
+
+
+def build_parser():
+    from training import recipes
+
+    p = argparse.ArgumentParser(prog="python -m training.train",
+                                description="Train a snnzoo recipe (named after its zoo entry).")
+    p.add_argument("recipe", help=f"one of: {', '.join(recipes.names())}")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default the recipe's; fewer compresses its schedule)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--out", default=None, help="run folder (default runs/<recipe>)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None,
+                   help="use N training and N test samples (smoke runs)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (from its backup/)")
+    p.add_argument("--data", default=None, help="data root (default $SNNZOO_DATA)")
+    p.add_argument("--time-steps", type=int, default=None, help="override the recipe's T")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv=None) -> int:
+    """Command-line entry point; returns the exit code."""
+    from snnzoo.data.checksums import DataNotFoundError
+    from snnzoo.evaluate import one_line_error
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        a = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        if a.epochs is not None and a.epochs < 1:
+            raise ValueError(f"--epochs must be >= 1, got {a.epochs}")
+        train(a.recipe, epochs=a.epochs, batch_size=a.batch_size, out=a.out, seed=a.seed,
+              limit=a.limit, resume=a.resume, data_dir=a.data, time_steps=a.time_steps,
+              verbose=0 if a.quiet else 1, argv=argv)
+    except (DataNotFoundError, ValueError, RunExistsError, ImportError, OSError) as err:
+        print(f"training.train: error: {one_line_error(err)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
