@@ -23,3 +23,23 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SNNZOO_HOME", str(tmp_path / "snnzoo_home"))
     yield
+
+
+# JAX without jit dispatches op by op (3-10x slower than jit). These heavy model tests run their
+# jit_compile=True variant on JAX and both variants on TF and torch; the core layers' eager-JAX
+# training is still covered by tests/test_fit_jit.py on every backend.
+_JAX_EAGER_SKIP = {
+    "test_bpsta_convnet_trains_with_rate_mse",
+    "test_ann_warmup_callback_switches_compiled_training",
+    "test_fit_updates_feedback_input_and_bn_weights",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("KERAS_BACKEND") != "jax":
+        return
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if (item.originalname in _JAX_EAGER_SKIP and callspec is not None
+                and callspec.params.get("jit") is False):
+            item.add_marker(pytest.mark.skip(reason="eager JAX is slow; jit variant runs on JAX"))
