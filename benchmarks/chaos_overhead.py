@@ -6,8 +6,10 @@
 The same model (same weights, same batch) is timed in alternating blocks: ``--steps`` training
 steps (``train_on_batch``) without chaos, then with the chaotic loss attached (paper form on the
 input of every ``BaseNeuron`` layer, i.e. the pre-activation), then detached again, ``--repeats``
-times. Each block starts with one untimed warm-up step. Reports median seconds per step and the
-ratio chaos / plain. Defaults: ResNet-19 (TET variant), T = 2, 32×32×3 inputs, batch 32, SGD.
+times; which of the two comes first alternates from pair to pair. Each block starts with one
+untimed warm-up step. Reported: median seconds per step of each, their ratio, and the median and
+a bootstrap 95 % interval of the per-pair ratios (block medians of neighbouring blocks, so slow
+drifts of machine load cancel). Defaults: ResNet-19 (TET variant), T = 2, 32×32×3, batch 32, SGD.
 """
 import argparse
 import json
@@ -66,15 +68,29 @@ def main(argv=None):
     y = rng.integers(0, args.num_classes, args.batch_size)
     n_neurons = sum(isinstance(layer, BaseNeuron) for layer in model._flatten_layers())
 
-    plain, chaos = [], []
-    for r in range(args.repeats):
-        plain += time_block(model, x, y, args.steps)
+    def chaos_block():
         attach_chaos(model, BaseNeuron, z0=10.0, form=args.form)
         assert len(chaos_probes(model)) == n_neurons
-        chaos += time_block(model, x, y, args.steps)
+        times = time_block(model, x, y, args.steps)
         detach_chaos(model)
-        print(f"repeat {r + 1}/{args.repeats}: plain {statistics.median(plain):.4f} s/step, "
-              f"chaos {statistics.median(chaos):.4f} s/step", flush=True)
+        return times
+
+    plain, chaos, pair_ratios = [], [], []
+    for r in range(args.repeats):
+        if r % 2 == 0:
+            p_block = time_block(model, x, y, args.steps)
+            c_block = chaos_block()
+        else:
+            c_block = chaos_block()
+            p_block = time_block(model, x, y, args.steps)
+        plain += p_block
+        chaos += c_block
+        pair_ratios.append(statistics.median(c_block) / statistics.median(p_block))
+        print(f"pair {r + 1}/{args.repeats}: plain {statistics.median(p_block):.4f} s/step, "
+              f"chaos {statistics.median(c_block):.4f} s/step, ratio {pair_ratios[-1]:.4f}", flush=True)
+    boot = np.random.default_rng(1)
+    medians = sorted(float(np.median(boot.choice(pair_ratios, len(pair_ratios))))
+                     for _ in range(2000))
 
     result = {
         "model": name, "backend": keras.backend.backend(), "jit_compile": args.jit,
@@ -83,6 +99,9 @@ def main(argv=None):
         "timed_steps_each": len(plain),
         "plain_s_per_step": statistics.median(plain), "chaos_s_per_step": statistics.median(chaos),
         "ratio": statistics.median(chaos) / statistics.median(plain),
+        "pair_ratios": pair_ratios,
+        "pair_ratio_median": statistics.median(pair_ratios),
+        "pair_ratio_95ci": [medians[49], medians[1949]],
     }
     print(json.dumps(result, indent=1))
     if args.out:

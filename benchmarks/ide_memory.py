@@ -2,7 +2,8 @@
 
 Network (F400, the paper's F-MNIST net): 784 → Dense(400)+BN → feedback LIF layer (400 neurons,
 feedback Dense 400→400, V_th = 2, λ = 0.95, subtract reset) → (weighted) firing rate → Dense(10);
-batch 128, SGD, cross-entropy, torch backend, T ∈ {5, 10, 30, 100}.
+batch 128, SGD, cross-entropy, T ∈ {5, 10, 30, 100}; torch backend by default (``--backend``
+tensorflow / jax also work; one CPU thread each).
 
 * ``ide``  — :class:`snnzoo.layers.FeedbackEquilibrium` (forward without a graph, gradient by a
   30-iteration Broyden solve on the equilibrium);
@@ -13,7 +14,7 @@ Each (method, T) runs in a fresh subprocess: peak memory is the process's peak r
 (``resource.getrusage``), reported as the increase over the RSS after building the model and
 running one inference batch (imports, weights and data excluded), plus the absolute peak.
 
-    KERAS_BACKEND is forced to torch.  python benchmarks/ide_memory.py [--steps 5] [--T 5 10 30 100]
+    python benchmarks/ide_memory.py [--backend torch] [--steps 5] [--T 5 10 30 100] [--json FILE]
 """
 import argparse
 import json
@@ -80,10 +81,13 @@ def build(method, T):
 
 
 def child(method, T, steps):
+    import keras
     import numpy as np
-    import torch
 
-    torch.set_num_threads(1)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (B, D_IN)).astype("float32")
     y = rng.integers(0, CLASSES, B)
@@ -98,7 +102,7 @@ def child(method, T, steps):
         model.train_on_batch(x, y)
         times.append(time.perf_counter() - t0)
     peak = _peak_mb()
-    print(json.dumps({"method": method, "T": T, "peak_mb": round(peak, 1),
+    print(json.dumps({"backend": keras.backend.backend(), "method": method, "T": T, "peak_mb": round(peak, 1),
                       "train_increase_mb": round(max(peak - max(base, peak0), 0.0), 1),
                       "base_mb": round(base, 1), "step_ms": round(1000 * sorted(times)[len(times) // 2], 1)}))
 
@@ -108,11 +112,15 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--T", type=int, nargs="*", default=[5, 10, 30, 100])
     p.add_argument("--methods", nargs="*", default=["ide", "bptt"])
+    p.add_argument("--backend", default="torch", choices=["torch", "tensorflow", "jax"])
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
         return child(a.child[0], int(a.child[1]), a.steps)
-    env = dict(os.environ, KERAS_BACKEND="torch", OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, KERAS_BACKEND=a.backend, OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3",
+               TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1",
+               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false")
     rows = []
     for method in a.methods:
         for T in a.T:
@@ -126,10 +134,18 @@ def main(argv=None):
     print(f"\n{'method':6} {'T':>4} {'train mem (MB)':>15} {'peak RSS (MB)':>14} {'step (ms)':>10}")
     for r in rows:
         print(f"{r['method']:6} {r['T']:>4} {r['train_increase_mb']:>15.1f} {r['peak_mb']:>14.1f} {r['step_ms']:>10.1f}")
-    ide = {r["T"]: r for r in rows if r["method"] == "ide"}
-    if 10 in ide and 100 in ide:
-        ratio = ide[100]["peak_mb"] / ide[10]["peak_mb"]
-        print(f"\nIDE peak RSS T=100 / T=10: {ratio:.3f} (goal <= 1.15)")
+    print()
+    for method in a.methods:
+        by_t = {r["T"]: r for r in rows if r["method"] == method}
+        if 10 in by_t and 100 in by_t:
+            lo, hi = by_t[10], by_t[100]
+            inc = hi["train_increase_mb"] / max(lo["train_increase_mb"], 1e-9)
+            print(f"{method:6} T=100 / T=10: training memory {inc:.2f}x, peak RSS "
+                  f"{hi['peak_mb'] / lo['peak_mb']:.3f}x, step time {hi['step_ms'] / lo['step_ms']:.2f}x"
+                  + ("   (goal for IDE: <= 1.15x)" if method == "ide" else ""))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"backend": a.backend, "batch": B, "hidden": HIDDEN, "steps": a.steps, "rows": rows}, f, indent=1)
     return rows
 
 

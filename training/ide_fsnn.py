@@ -150,6 +150,11 @@ def train(recipe_name, epochs=None, out_dir="runs/ide", batch_size=128, lr=0.05,
         model.load_weights(out / "last.weights.h5")
         _load_optimizer(optimizer, model, out / "optimizer.npz")
         log(f"resumed {recipe_name} after epoch {state['epochs_done']}")
+        if list(state.get("milestones", [])) != list(milestones):
+            # the schedule in force from now on is the one given on this command line
+            state.setdefault("schedule_changes", []).append(
+                {"after_epoch": state["epochs_done"], "milestones": list(milestones), "epochs": epochs})
+            state["milestones"] = list(milestones)
 
     rng = np.random.default_rng(seed + state["epochs_done"])
     for epoch in range(state["epochs_done"], epochs):

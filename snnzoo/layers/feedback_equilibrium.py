@@ -290,8 +290,10 @@ class FeedbackEquilibrium(keras.layers.Layer):
                                             len(self.chain) + 1)
         if self.spectral_norm:
             kernel = self.fb_vars["kernel"]
+            # seed None: draw from numpy's global state (seeded by keras.utils.set_random_seed)
+            seed = self.seed if self.seed is not None else np.random.randint(0, 2 ** 31 - 1)
             g0, u0, v0 = sn.initial_state(ops.convert_to_numpy(kernel), self.feedback["kind"],
-                                          np.random.default_rng(self.seed))
+                                          np.random.default_rng(seed))
             rows, cols = sn.matrix_shape(kernel.shape, self.feedback["kind"])
             self.fb_g = self.add_weight(name="feedback_g", shape=(),
                                         initializer=keras.initializers.Constant(g0))

@@ -56,12 +56,13 @@ def _bpsa_spike(v_threshold):
     """Θ(H − V_th) with the BPSA gradient ∂S/∂H = S / H (safe denominator where S = 0)."""
 
     def fwd(h):
-        s = ops.cast(ops.greater_equal(h, v_threshold), h.dtype)
-
         def vjp(upstream):
-            return upstream * s / ops.where(s > 0, h, ops.ones_like(h))
+            # the mask is recomputed from H: capturing the output S here would tie S to its own
+            # backward node (a reference cycle torch never frees, ~MBs per step)
+            fired = ops.greater_equal(h, v_threshold)
+            return ops.where(fired, upstream / ops.where(fired, h, ops.ones_like(h)), ops.zeros_like(h))
 
-        return s, vjp
+        return ops.cast(ops.greater_equal(h, v_threshold), h.dtype), vjp
 
     return custom_gradient(fwd)
 
@@ -122,6 +123,14 @@ class BaseNeuron(keras.layers.Layer):
     def charge(self, v, x, params):
         raise NotImplementedError
 
+    def charge_from_rest(self, x, params):
+        """Charge of the first step, from V[-1] = V_reset (0 for soft reset). Subclasses may
+        override it with the algebraically reduced form (fewer tensor ops, same values)."""
+        v0 = ops.zeros_like(x)
+        if self.v_reset:
+            v0 = v0 + self.v_reset
+        return self.charge(v0, x, params)
+
     def dynamics_params(self):
         """Tensors computed once per call and passed to :meth:`charge` (e.g. PLIF's 1/τ)."""
         return None
@@ -152,18 +161,21 @@ class BaseNeuron(keras.layers.Layer):
                 "cast spikes/frames to float32 first"
             )
         params = self.dynamics_params()
-        v0 = ops.zeros_like(inputs[:, 0])
-        if self.v_reset:
-            v0 = v0 + self.v_reset
 
         def step(state, x_t):
             h = self.charge(state[0], x_t, params)
-            s = self.fire(h)
-            v = self.reset(h, s)
-            return (v,), ((s, v) if self.return_membrane else s)
+            return self._fire_and_reset(h)
 
-        _, out = time_loop(step, (v0,), inputs)
+        # step 0 charges from rest (V[-1] is a constant): no zeros tensor, and the reduced
+        # charge saves ~5 tensor ops per call
+        _, out = time_loop(step, None, inputs,
+                           first_step=lambda x_0: self._fire_and_reset(self.charge_from_rest(x_0, params)))
         return out
+
+    def _fire_and_reset(self, h):
+        s = self.fire(h)
+        v = self.reset(h, s)
+        return (v,), ((s, v) if self.return_membrane else s)
 
     def get_config(self):
         config = super().get_config()
@@ -185,6 +197,9 @@ class IF(BaseNeuron):
 
     def charge(self, v, x, params):
         return v + x
+
+    def charge_from_rest(self, x, params):
+        return x + self.v_reset if self.v_reset else x
 
 
 @keras.saving.register_keras_serializable(package="snnzoo")
@@ -215,6 +230,11 @@ class LIF(BaseNeuron):
         if self.decay_input:
             return v + (x - leak) * inv_tau
         return v - leak * inv_tau + x
+
+    def charge_from_rest(self, x, inv_tau):
+        # V[-1] − V_reset = 0: H = V_reset + X/τ (decay_input) or V_reset + X
+        h = x * inv_tau if self.decay_input else x
+        return h + self.v_reset if self.v_reset else h
 
     def get_config(self):
         config = super().get_config()
