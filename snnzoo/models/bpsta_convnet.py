@@ -10,8 +10,13 @@ firing rate averaged over T (train it with :class:`snnzoo.losses.RateMSE`). Vari
     nmnist  [B,T,34,34,2]:        C128-MP2-C128-MP2-C256-AP2-C512-AP4-D(.5)-FC(512,10C)
     dvs     [B,T,128,128,2]→64:   C128-C128-MP2-C128-MP2-C256-MP2-C512-AP2-C1024-AP4-D(.5)-FC(1024,10C)
     cifar   [B,32,32,3], direct:  C128-C128-MP2-C128-MP2-C256-MP2-C512-AP4-FC(512,10C)
-    mnist   [B,28,28,1], direct:  C128-MP2-C128-MP2-C256-AP7-D(.5)-FC(256,10C)   (snnzoo's repair:
-                                  the authors' MNIST/Fashion net is broken, 2048 vs 4096 features)
+    mnist   [B,28,28,1], direct:  C128-MP2-C128-MP2-C256-AP7-D(.5)-FC(256,10C)   (a compact repair
+                                  of the authors' MNIST/Fashion net, which is broken: 2048 vs 4096
+                                  features; note the global pooling leaves only 256 features)
+    mnist_fc [B,28,28,1], direct: C128-MP2-C128-C256-AP2-FC(12544,2048)-ReLU-D(.5)-node-FC(2048,10C)
+                                  (the authors' MNIST/Fashion net with the minimal repair: the
+                                  readout takes the 2048 hidden spikes; ``widths`` has 4 entries,
+                                  the last one the hidden width)
 
 Nodes (authors' defaults threshold 0.5, decay λ = 0.9): ``u += x; s = Θ(u − 0.5);`` hard reset to
 0 ``; u *= λ`` = ``LIF(tau=tau_from_decay(λ), decay_input=False, v_threshold=0.5, v_reset=0)``
@@ -27,8 +32,9 @@ PyTorch's nearest rule (x[f·i]); inputs are channels-last.
 train with the :class:`snnzoo.layers.ann_warmup.ANNWarmup` callback to run the first K epochs as
 the ReLU ANN (the authors' ``--warm-up K``).
 
-Layer names: ``conv{i}, bn{i}, relu{i}, sn{i}, sn{i}_warmup, pool{i}``, ``flatten, dropout, fc,
-fc_sn, fc_sn_warmup, voting, rate``.
+Layer names: ``conv{i}, bn{i}, relu{i}, sn{i}, sn{i}_warmup, pool{i}``, ``flatten``, (mnist_fc:
+``fc_hidden, relu_hidden``), ``dropout``, (mnist_fc: ``sn_hidden, sn_hidden_warmup``), ``fc, fc_sn,
+fc_sn_warmup, voting, rate``.
 """
 import keras
 
@@ -41,15 +47,17 @@ from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
 from snnzoo.layers.voting import VotingLayer
 from snnzoo.models._torch_init import conv_kwargs, dense_kwargs
 
-#: variant -> (input kind, default input shape, blocks [(channels, pool)], dropout before FC?, resize factor)
+#: variant -> (input kind, default input shape, blocks [(channels, pool)], dropout before FC?, resize
+#: factor, hidden FC width or None)
 VARIANTS = {
     "nmnist": ("event_frames", (34, 34, 2),
-               ((128, "M2"), (128, "M2"), (256, "A2"), (512, "A4")), True, 1),
+               ((128, "M2"), (128, "M2"), (256, "A2"), (512, "A4")), True, 1, None),
     "dvs": ("event_frames", (128, 128, 2),
-            ((128, None), (128, "M2"), (128, "M2"), (256, "M2"), (512, "A2"), (1024, "A4")), True, 2),
+            ((128, None), (128, "M2"), (128, "M2"), (256, "M2"), (512, "A2"), (1024, "A4")), True, 2, None),
     "cifar": ("image", (32, 32, 3),
-              ((128, None), (128, "M2"), (128, "M2"), (256, "M2"), (512, "A4")), False, 1),
-    "mnist": ("image", (28, 28, 1), ((128, "M2"), (128, "M2"), (256, "A7")), True, 1),
+              ((128, None), (128, "M2"), (128, "M2"), (256, "M2"), (512, "A4")), False, 1, None),
+    "mnist": ("image", (28, 28, 1), ((128, "M2"), (128, "M2"), (256, "A7")), True, 1, None),
+    "mnist_fc": ("image", (28, 28, 1), ((128, "M2"), (128, None), (256, "A2")), True, 1, 2048),
 }
 _ALIASES = {"dvsg": "dvs", "dvsc10": "dvs", "cifar10": "cifar", "cifar100": "cifar", "fashion": "mnist",
             "fmnist": "mnist", "fashion_mnist": "mnist"}
@@ -78,8 +86,8 @@ def bpsta_convnet(dataset="nmnist", num_classes=10, time_steps=16, adjust="bpsa+
     """Build a BP-STA ConvNet (see the module docstring).
 
     Args:
-      dataset: ``"nmnist"``, ``"dvs"`` (aliases dvsg, dvsc10), ``"cifar"`` (cifar10, cifar100) or
-        ``"mnist"`` (fashion, fmnist).
+      dataset: ``"nmnist"``, ``"dvs"`` (aliases dvsg, dvsc10), ``"cifar"`` (cifar10, cifar100),
+        ``"mnist"`` (fashion, fmnist) or ``"mnist_fc"`` (the authors' MNIST/Fashion layout).
       num_classes: C; the readout has ``voters·C`` neurons.
       time_steps: T (event variants: the T of the input frames; image variants: repetitions).
       adjust: ``"bpsa+bpta"`` (default, the paper's method), ``"bpsa"``, ``"bpta"`` or None.
@@ -89,19 +97,23 @@ def bpsta_convnet(dataset="nmnist", num_classes=10, time_steps=16, adjust="bpsa+
       dropout: rate of the time-shared dropout before the readout (variants that have one).
       voters: readout neurons per class.
       ann_warmup: add WarmupSwitch layers (train with the ANNWarmup callback).
-      widths: optional channel counts replacing the variant's (same length), e.g. for small models.
+      widths: optional channel counts replacing the variant's (same length; for ``mnist_fc`` one
+        more entry, the hidden FC width), e.g. for small models.
       input_shape: override the variant's input shape (H, W, C).
     """
     key = _ALIASES.get(dataset, dataset)
     if key not in VARIANTS:
         raise ValueError(f"bpsta_convnet: unknown dataset {dataset!r}; use one of "
                          f"{sorted(VARIANTS) + sorted(_ALIASES)}")
-    kind, default_shape, blocks, has_dropout, resize = VARIANTS[key]
+    kind, default_shape, blocks, has_dropout, resize, hidden = VARIANTS[key]
     if widths is not None:
         widths = tuple(int(w) for w in widths)
-        if len(widths) != len(blocks):
-            raise ValueError(f"bpsta_convnet({key!r}): widths needs {len(blocks)} entries, got {widths}")
+        needed = len(blocks) + (hidden is not None)
+        if len(widths) != needed:
+            raise ValueError(f"bpsta_convnet({key!r}): widths needs {needed} entries, got {widths}")
         blocks = tuple((w, pool) for w, (_, pool) in zip(widths, blocks))
+        if hidden is not None:
+            hidden = widths[-1]
     input_shape = tuple(input_shape or default_shape)
     time_steps = int(time_steps)
     surrogate = surrogates.get(surrogate)
@@ -137,8 +149,14 @@ def bpsta_convnet(dataset="nmnist", num_classes=10, time_steps=16, adjust="bpsa+
         in_channels = channels
     x = TimeFold(keras.layers.Flatten(), name="flatten")(x)
     features = x.shape[-1]
+    if hidden is not None:  # authors' MNIST/Fashion head: Linear -> ReLU -> NDropout -> node
+        x = keras.layers.Dense(hidden, name="fc_hidden", **dense_kwargs(features))(x)
+        x = keras.layers.ReLU(name="relu_hidden")(x)
+        features = hidden
     if has_dropout and dropout:
         x = NDropout(dropout, name="dropout")(x)
+    if hidden is not None:
+        x = spiking(x, "sn_hidden")
     x = keras.layers.Dense(int(voters) * int(num_classes), name="fc", **dense_kwargs(features))(x)
     x = spiking(x, "fc_sn")
     x = VotingLayer(voters, name="voting")(x)
