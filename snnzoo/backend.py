@@ -1,7 +1,8 @@
 """The only backend-aware code in snnzoo.
 
-Two portable primitives that Keras 3 does not provide uniformly (measured facts are in the
-project's KERAS_NOTES):
+Portable primitives that Keras 3 does not provide uniformly (measured facts are in the
+project's KERAS_NOTES), and the few torch-only fast paths (each equal to its generic
+``keras.ops`` path, tested in tests/test_fast_paths.py):
 
 * :func:`custom_gradient` — ``keras.ops.custom_gradient`` calls the gradient function with a
   different signature on each backend (TF/JAX: ``grad(upstream)``; torch:
@@ -13,6 +14,10 @@ project's KERAS_NOTES):
   on every backend: an unrolled Python loop for short sequences (and always on torch), ``scan``
   on JAX and ``while_loop(maximum_iterations=T)`` on TensorFlow for long ones (``ops.scan`` has
   no XLA gradient on TF; ``while_loop`` has no reverse-mode gradient on JAX).
+* :func:`batch_norm_grad` — the fused batch-norm backward (torch: one ATen call instead of
+  eight element-wise passes).
+* :func:`call_on_frames` — per-frame layers under ``TimeFold`` (torch: channels-last conv and
+  pooling without Keras' layout copies).
 """
 import keras
 from keras import ops
@@ -46,11 +51,106 @@ def custom_gradient(fwd):
     return wrapped
 
 
-def time_loop(step, state, inputs, unroll_max=None):
+def batch_norm_grad(upstream, x, mean, variance, gamma, epsilon):
+    """Input and affine gradients of channels-last batch norm with batch statistics
+    (Ioffe & Szegedy, ICML 2015, Sec. 3), statistics over every axis but the last::
+
+        x̂ = (x − μ)/√(σ² + ε)
+        ∂L/∂x = γ/√(σ² + ε) · (g − mean(g) − x̂·mean(g·x̂)),   ∂L/∂γ = Σ g·x̂,   ∂L/∂β = Σ g
+
+    Returns ``(dx, dgamma, dbeta)`` (``dgamma`` is None if ``gamma`` is None). Generic path: 8
+    element-wise passes in ``keras.ops``. Torch: ATen's fused ``native_batch_norm_backward`` on
+    the [N, C] view (one call; equal to the generic path up to float rounding, tested).
+    """
+    if backend_name() == "torch" and _torch_bn_backward_ok(x, mean, variance, gamma, upstream):
+        return _torch_batch_norm_grad(upstream, x, mean, variance, gamma, epsilon)
+    return _generic_batch_norm_grad(upstream, x, mean, variance, gamma, epsilon)
+
+
+def _generic_batch_norm_grad(upstream, x, mean, variance, gamma, epsilon):
+    axes = tuple(range(len(x.shape) - 1))
+    count = 1
+    for a in axes:
+        count = count * ops.shape(x)[a]
+    if not isinstance(count, int):  # dynamic batch size (TF graph)
+        count = ops.cast(count, x.dtype)
+    inv = ops.rsqrt(variance + epsilon)
+    scale = inv if gamma is None else gamma * inv
+    centred = x - mean
+    sum_g = ops.sum(upstream, axis=axes)
+    sum_gc = ops.sum(upstream * centred, axis=axes)
+    dx = (upstream - sum_g / count) * scale - centred * (scale * inv * inv * sum_gc / count)
+    return dx, (None if gamma is None else sum_gc * inv), sum_g
+
+
+def _torch_bn_backward_ok(*tensors):
+    import torch
+
+    dtypes = {t.dtype for t in tensors if t is not None}
+    return len(dtypes) == 1 and dtypes <= {torch.float32, torch.float64}
+
+
+def _torch_batch_norm_grad(upstream, x, mean, variance, gamma, epsilon):
+    import torch
+
+    channels = x.shape[-1]
+    invstd = torch.rsqrt(variance + epsilon)
+    dx, dgamma, dbeta = torch.ops.aten.native_batch_norm_backward(
+        upstream.reshape(-1, channels), x.reshape(-1, channels), gamma, None, None, mean, invstd,
+        True, epsilon, [True, gamma is not None, True],
+    )
+    return dx.reshape(x.shape), dgamma, dbeta
+
+
+def call_on_frames(layer, frames, **kwargs):
+    """``layer(frames, **kwargs)`` for a per-frame layer on folded frames [N, ...].
+
+    Torch fast path: Keras' torch backend runs channels-last ``Conv2D`` / ``MaxPooling2D`` /
+    ``AveragePooling2D`` by copying NHWC → NCHW → NHWC-strided NCHW (and back in the backward).
+    Plain float32 instances of exactly these classes are run here on the NCHW *view* of the
+    NHWC tensor (the same channels-last memory layout the Keras path ends up with), through the
+    same ``keras.ops`` calls with ``data_format="channels_first"``: identical values, no
+    copies. Anything else goes through ``layer.__call__``.
+    """
+    if backend_name() == "torch" and _torch_frame_fast_path_ok(layer, frames):
+        to_nchw = ops.transpose(frames, (0, 3, 1, 2))
+        if isinstance(layer, keras.layers.Conv2D):
+            out = ops.conv(to_nchw, layer.kernel, strides=list(layer.strides), padding=layer.padding,
+                           dilation_rate=layer.dilation_rate, data_format="channels_first")
+            out = ops.transpose(out, (0, 2, 3, 1))
+            if layer.use_bias:  # as Conv2D.call
+                out = ops.add(out, ops.reshape(layer.bias, (1, 1, 1, layer.filters)))
+            return layer.activation(out) if layer.activation is not None else out
+        pool = ops.max_pool if isinstance(layer, keras.layers.MaxPooling2D) else ops.average_pool
+        out = pool(to_nchw, pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding,
+                   data_format="channels_first")
+        return ops.transpose(out, (0, 2, 3, 1))
+    return layer(frames, **kwargs)
+
+
+def _torch_frame_fast_path_ok(layer, frames):
+    # exact Keras classes only: a subclass may override call()
+    return (
+        type(layer) in (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+        and layer.built
+        and len(frames.shape) == 4
+        and getattr(layer, "data_format", None) == "channels_last"
+        and layer.dtype_policy.name == "float32"
+        and keras.backend.standardize_dtype(frames.dtype) == "float32"
+        and layer.activity_regularizer is None
+        and getattr(layer, "quantization_mode", None) is None
+    )
+
+
+def time_loop(step, state, inputs, unroll_max=None, first_step=None):
     """Run ``step(state, x_t) -> (state, y_t)`` over ``inputs`` [B, T, ...] along axis 1.
 
-    ``state`` is a tuple of tensors. Returns ``(final_state, outputs)`` with outputs stacked to
-    [B, T, ...] — a tuple of such tensors if ``step`` returns a tuple ``y_t``.
+    ``state`` is a tuple of tensors, or a zero-argument callable returning it (evaluated only if
+    needed). ``first_step(x_0) -> (state, y_0)``, if given, must equal ``step(state, x_0)``; the
+    unrolled loop uses it for t = 0 instead (e.g. charging from a constant resting state without
+    materialising it), the compiled loops use ``step`` throughout. Returns ``(final_state,
+    outputs)`` with outputs stacked to [B, T, ...] — a tuple of such tensors if ``step`` returns a
+    tuple ``y_t``.
     """
     unroll_max = UNROLL_MAX if unroll_max is None else unroll_max
     steps = inputs.shape[1]
@@ -59,13 +159,31 @@ def time_loop(step, state, inputs, unroll_max=None):
     backend = backend_name()
     if steps <= unroll_max or backend not in ("jax", "tensorflow"):
         outs = []
-        for x_t in ops.unstack(inputs, num=steps, axis=1):
-            state, y = step(state, x_t)
+        for t, x_t in enumerate(ops.unstack(inputs, num=steps, axis=1)):
+            if t == 0 and first_step is not None:
+                state, y = first_step(x_t)
+            else:
+                state, y = step(state() if callable(state) else state, x_t)
             outs.append(y)
         if isinstance(outs[0], tuple):
-            return state, tuple(ops.stack(list(o), axis=1) for o in zip(*outs))
-        return state, ops.stack(outs, axis=1)
+            return state, tuple(_stack_time(list(o)) for o in zip(*outs))
+        return state, _stack_time(outs)
+    return _compiled_loop(step, state() if callable(state) else state, inputs, steps, backend)
 
+
+def _stack_time(tensors):
+    """``ops.stack(tensors, axis=1)``. On torch, ``torch.stack`` directly: Keras' ``ops.stack``
+    flattens its list argument through recursive closures (Keras 3.15 ``tree``), a reference
+    cycle that keeps every step's spikes and their autograd graph alive until the next
+    garbage collection."""
+    if backend_name() == "torch":
+        import torch
+
+        return torch.stack(tensors, dim=1)
+    return ops.stack(tensors, axis=1)
+
+
+def _compiled_loop(step, state, inputs, steps, backend):
     xs = ops.moveaxis(inputs, 1, 0)
     if backend == "jax":
         state, ys = ops.scan(lambda c, x: step(c, x), state, xs)

@@ -72,7 +72,10 @@ class ATan(Surrogate):
         super().__init__()
 
     def derivative(self, x):
-        return (self.alpha / 2.0) / (1.0 + ops.square((math.pi / 2.0) * self.alpha * x))
+        denominator = 1.0 + ops.square((math.pi / 2.0) * self.alpha * x)
+        if self.alpha == 2.0:  # 1/D in one op (torch's scalar/tensor costs two), same values
+            return ops.divide(1.0, denominator)
+        return (self.alpha / 2.0) / denominator
 
     def get_config(self):
         return {"alpha": self.alpha}

@@ -153,7 +153,8 @@ def train(recipe_name, epochs=None, out_dir="runs/ide", batch_size=128, lr=0.05,
         if list(state.get("milestones", [])) != list(milestones):
             # the schedule in force from now on is the one given on this command line
             state.setdefault("schedule_changes", []).append(
-                {"after_epoch": state["epochs_done"], "milestones": list(milestones), "epochs": epochs})
+                {"after_epoch": state["epochs_done"], "milestones": list(milestones), "epochs": epochs,
+                 "train_time_steps": train_time_steps, "solver_iterations": train_solver_iterations})
             state["milestones"] = list(milestones)
 
     rng = np.random.default_rng(seed + state["epochs_done"])

@@ -166,9 +166,13 @@ class BaseNeuron(keras.layers.Layer):
             h = self.charge(state[0], x_t, params)
             return self._fire_and_reset(h)
 
-        # step 0 charges from rest (V[-1] is a constant): no zeros tensor, and the reduced
-        # charge saves ~5 tensor ops per call
-        _, out = time_loop(step, None, inputs,
+        def rest():  # V[-1] = V_reset (0 for soft reset)
+            v0 = ops.zeros_like(inputs[:, 0])
+            return (v0 + self.v_reset,) if self.v_reset else (v0,)
+
+        # the unrolled loop charges step 0 from rest in reduced form: no zeros tensor and ~5
+        # tensor ops fewer per call, same values
+        _, out = time_loop(step, rest, inputs,
                            first_step=lambda x_0: self._fire_and_reset(self.charge_from_rest(x_0, params)))
         return out
 

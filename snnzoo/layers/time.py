@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from snnzoo.backend import call_on_frames
+
 
 def _check_sequence(layer, shape):
     if len(shape) < 3 or shape[1] is None:
@@ -40,7 +42,7 @@ class TimeFold(keras.layers.Layer):
         steps = inputs.shape[1]
         folded = ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
         kwargs = {"training": training} if training is not None else {}
-        out = self.layer(folded, **kwargs)
+        out = call_on_frames(self.layer, folded, **kwargs)
         return ops.reshape(out, (-1, steps) + tuple(out.shape[1:]))
 
     def get_config(self):
