@@ -259,6 +259,9 @@ def detach_chaos(model):
     for _, layer in _all_layers(model):
         if not hasattr(layer, _PROBE_ATTR):
             continue
+        # drop the probe's last loss tensor: on torch it keeps that step's whole autograd graph
+        # (and, through custom-gradient closures, its activations) alive
+        getattr(layer, _PROBE_ATTR)._clear_losses()
         _del_tracked(layer, _PROBE_ATTR)
         if getattr(layer.__dict__.get("call"), "_snnzoo_chaos", False):
             del layer.__dict__["call"]
