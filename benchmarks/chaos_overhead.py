@@ -36,6 +36,22 @@ def build_model(time_steps, num_classes, input_shape):
     return resnet19(num_classes=num_classes, time_steps=time_steps, input_shape=input_shape), "resnet19_tet"
 
 
+def _device_name():
+    """The accelerator the backend computes on (GPU name), or 'cpu'."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return str(jax.devices()[0].device_kind)
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return gpus[0].name if gpus else "cpu"
+
+
 def time_block(model, x, y, steps):
     model.train_on_batch(x, y)  # warm-up (traces / compiles after attach or detach)
     times = []
@@ -93,7 +109,8 @@ def main(argv=None):
                      for _ in range(2000))
 
     result = {
-        "model": name, "backend": keras.backend.backend(), "jit_compile": args.jit,
+        "model": name, "backend": keras.backend.backend(), "device": _device_name(),
+        "jit_compile": args.jit,
         "batch_size": args.batch_size, "time_steps": args.time_steps, "input_shape": list(shape),
         "spiking_layers_with_chaos": n_neurons, "form": args.form,
         "timed_steps_each": len(plain),

@@ -222,3 +222,34 @@ def test_detach_releases_the_last_training_graph():
     assert not chaos_probes(model)
     for probe in probes:
         assert probe.__dict__.get("_chaos_loss") is None
+
+
+@pytest.mark.parity
+def test_attached_model_runs_its_forward_once_per_training_step():
+    """The probes are built at creation: an unbuilt sub-layer would make every train_on_batch
+    re-run a build pass of the whole model first (twice the forward work)."""
+    model = _functional()
+    model.compile(optimizer="sgd", loss="mse", jit_compile=False)
+    x, y = _data()
+    dense = model.get_layer("fc1").layer
+    calls = []
+    original = dense.call
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    dense.call = counted
+
+    def calls_in_second_step():
+        model.train_on_batch(x, y)
+        calls.clear()
+        model.train_on_batch(x, y)
+        return len(calls)
+
+    plain = calls_in_second_step()
+    attach_chaos(model, ["lif1", "lif2"], z0=2.0)
+    assert all(p.built for p in chaos_probes(model))
+    assert calls_in_second_step() == plain  # graph backends: 0 (traced once); torch eager: 1
+    if keras.backend.backend() == "torch":
+        assert plain == 1

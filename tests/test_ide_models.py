@@ -344,3 +344,17 @@ def test_shipped_fmnist_weights_classify_real_test_images(shared_data):
     logits = model.predict(x[:1000].astype("float32") / 255.0, batch_size=500, verbose=0)
     acc = float(np.mean(np.argmax(logits, -1) == y[:1000]))
     assert acc > 0.87, acc
+
+
+def test_shipped_mnist_weights_classify_real_test_images(shared_data):
+    """The shipped 64C5s weights (T = 30), loaded through the registry, on 500 real MNIST test
+    images (the full test set gives the manifest's measured 99.40 %)."""
+    import snnzoo
+    from snnzoo.data import load_mnist
+
+    x, y = load_mnist("test", data_dir=shared_data)
+    model = snnzoo.load("fsnn_mnist_ide")
+    assert snnzoo.model_info("fsnn_mnist_ide")["time_steps"] == 30
+    logits = model.predict(x[:500].astype("float32") / 255.0, batch_size=250, verbose=0)
+    acc = float(np.mean(np.argmax(logits, -1) == y[:500]))
+    assert acc > 0.98, acc

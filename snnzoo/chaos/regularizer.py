@@ -34,7 +34,7 @@ finite and the gradient exact for any input, ±inf included, and any z (a few el
 import keras
 from keras import ops
 
-from snnzoo.backend import custom_gradient
+from snnzoo.backend import backend_name, custom_gradient
 
 #: Above this |x| the value of ℓ is frozen (its gradient stays exact); see the module docstring.
 LINEAR_FROM = 1.0e4
@@ -131,17 +131,24 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         self._ell = _binary_cross_entropy_to(i0)
 
     # -- the loss ------------------------------------------------------------------------------
+    def _averaged_time_axis(self, x):
+        """The axis averaged over (paper form), or None; checks it exists in ``x``."""
+        if not (_FORMS[self.form]["time_mean"] and self.time_axis is not None):
+            return None
+        rank = len(x.shape)
+        if rank < 2 or not -rank <= self.time_axis < rank:
+            raise ValueError(
+                f"the paper form of the chaotic loss averages over the time axis "
+                f"{self.time_axis} of a [batch, time, ...] tensor, got shape {tuple(x.shape)}; "
+                "pass time_axis=None for a tensor without a time axis"
+            )
+        return self.time_axis
+
     def _neuron_input(self, x):
         """Apply the time mean (paper form), clamp and temperature."""
-        if _FORMS[self.form]["time_mean"] and self.time_axis is not None:
-            rank = len(x.shape)
-            if rank < 2 or not -rank <= self.time_axis < rank:
-                raise ValueError(
-                    f"the paper form of the chaotic loss averages over the time axis "
-                    f"{self.time_axis} of a [batch, time, ...] tensor, got shape {tuple(x.shape)}; "
-                    "pass time_axis=None for a tensor without a time axis"
-                )
-            x = ops.mean(x, axis=self.time_axis)  # an overflow to ±inf is handled by ℓ
+        time_axis = self._averaged_time_axis(x)
+        if time_axis is not None:
+            x = ops.mean(x, axis=time_axis)  # an overflow to ±inf is handled by ℓ
         if self.clamp is not None:
             low, high = self.clamp
             x = ops.where(x < high, x, ops.cast(high, x.dtype))
@@ -168,9 +175,22 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
 
     def compute(self, x, z=None):
         """``z · unscaled(x)``; ``z`` defaults to the variable ``self.z`` (pass a tensor to use the
-        loss inside a pure function, e.g. ``jax.jit``/``vmap`` with a traced z)."""
-        loss = self.unscaled(x)
+        loss inside a pure function, e.g. ``jax.jit``/``vmap`` with a traced z).
+
+        On torch the value and gradient come from one fused autograd function
+        (:mod:`snnzoo.chaos.fused_torch`, equal to this generic path, tested)."""
         z = self.z if z is None else z
+        if backend_name() == "torch":
+            from snnzoo.chaos.fused_torch import fused_chaotic_loss, fused_ok
+
+            if not fused_ok(x):
+                x = _float_tensor(x)
+            if fused_ok(x):
+                return fused_chaotic_loss(
+                    x, z.value if isinstance(z, keras.Variable) else z, self.i0,
+                    self._averaged_time_axis(x), self.clamp, self.temperature, self.reduction,
+                    LINEAR_FROM)
+        loss = self.unscaled(x)
         return ops.cast(z, loss.dtype) * loss
 
     def __call__(self, x):
