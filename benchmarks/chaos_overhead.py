@@ -10,6 +10,12 @@ times; which of the two comes first alternates from pair to pair. Each block sta
 untimed warm-up step. Reported: median seconds per step of each, their ratio, and the median and
 a bootstrap 95 % interval of the per-pair ratios (block medians of neighbouring blocks, so slow
 drifts of machine load cancel). Defaults: ResNet-19 (TET variant), T = 2, 32×32×3, batch 32, SGD.
+
+On torch it also times the chaotic loss alone (``--isolated-repeats``): forward and backward of
+the probes' summed loss on tensors of the probes' input shapes, gradients accumulated into
+existing ``.grad`` buffers as in the step. ``isolated_ratio`` = 1 + that time / the plain step
+time: an estimate of the overhead that does not suffer from the step-to-step noise of a shared
+machine (±10–15 % here), which the paired blocks need many repeats to average out.
 """
 import argparse
 import json
@@ -62,6 +68,54 @@ def time_block(model, x, y, steps):
     return times
 
 
+def neuron_input_shapes(model, x):
+    """Shapes of the tensors the probes see: the input of every BaseNeuron in one forward pass."""
+    shapes, layers = [], [lay for lay in model._flatten_layers() if isinstance(lay, BaseNeuron)]
+    for layer in layers:
+        def recording(*a, _original=layer.call, **k):
+            shapes.append(tuple(int(d) for d in a[0].shape))
+            return _original(*a, **k)
+
+        layer.call = recording
+    try:
+        model(x, training=False)
+    finally:
+        for layer in layers:
+            del layer.__dict__["call"]
+    return shapes
+
+
+def time_isolated(model, x, form, repeats):
+    """Seconds per step of the chaotic loss alone (torch): forward + backward of the summed loss
+    of every probe on tensors of the probes' shapes, the gradient accumulated into an existing
+    ``.grad`` as in the training step. Median of ``repeats``; short, so much less noisy than the
+    difference of two training-step times."""
+    import torch
+
+    from snnzoo.chaos import ChaoticRegularizer
+
+    device = model.trainable_variables[0].value.device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    reg = ChaoticRegularizer(z0=10.0, form=form)
+    gen = torch.Generator(device=device).manual_seed(0)
+    shapes = neuron_input_shapes(model, x)
+    xs = [torch.randn(s, device=device, generator=gen).requires_grad_() for s in shapes]
+    bases = [torch.randn(s, device=device, generator=gen) for s in shapes]
+    times = []
+    for _ in range(repeats + 1):
+        for leaf, base in zip(xs, bases):
+            leaf.grad = base.clone()
+        sync()
+        t0 = time.perf_counter()
+        total = reg(xs[0])
+        for leaf in xs[1:]:
+            total = total + reg(leaf)
+        total.backward()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times[1:], shapes
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=5, help="timed steps per block")
@@ -71,6 +125,8 @@ def main(argv=None):
     p.add_argument("--num-classes", type=int, default=100)
     p.add_argument("--form", default="paper", choices=["paper", "code"])
     p.add_argument("--jit", action="store_true", help="compile(jit_compile=True)")
+    p.add_argument("--isolated-repeats", type=int, default=20,
+                   help="torch: also time the chaotic loss alone this many times (0 = skip)")
     p.add_argument("--out", default=None, help="optional JSON file for the numbers")
     args = p.parse_args(argv)
 
@@ -120,6 +176,11 @@ def main(argv=None):
         "pair_ratio_median": statistics.median(pair_ratios),
         "pair_ratio_95ci": [medians[49], medians[1949]],
     }
+    if args.isolated_repeats and keras.backend.backend() == "torch":
+        iso, shapes = time_isolated(model, x, args.form, args.isolated_repeats)
+        result["isolated_chaos_s_per_step"] = statistics.median(iso)
+        result["isolated_ratio"] = 1.0 + statistics.median(iso) / result["plain_s_per_step"]
+        result["probe_input_shapes"] = [list(s) for s in shapes]
     print(json.dumps(result, indent=1))
     if args.out:
         with open(args.out, "w") as f:

@@ -263,9 +263,19 @@ def attach_chaos(model, layers, z0=10.0, i0=0.65, form="paper", on=None, regular
     return model
 
 
+def _run_probe(probe, tensor):
+    context = _global_attribute("current_call_ctx") if _global_attribute else None
+    if context is None:
+        probe(tensor)
+    else:
+        # the training flag Keras resolved for the wrapped layer's call (what probe.__call__
+        # would inherit); calling ``probe.call`` directly skips ~0.2 ms of Layer.__call__
+        # bookkeeping per probe and step, ~4 % of a launch-bound ResNet-19 step
+        probe.call(tensor, training=context.get_value("training"))
+
+
 def _wrap_call(original, probe, where):
     def call(*args, **kwargs):
-        outputs = original(*args, **kwargs)
         if where == "input":
             if args:
                 tensor = args[0]
@@ -273,16 +283,14 @@ def _wrap_call(original, probe, where):
                 tensor = kwargs["inputs"]
             else:
                 tensor = next(iter(kwargs.values()))
-        else:
-            tensor = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-        context = _global_attribute("current_call_ctx") if _global_attribute else None
-        if context is None:
-            probe(tensor)
-        else:
-            # the training flag Keras resolved for the wrapped layer's call (what probe.__call__
-            # would inherit); calling ``probe.call`` directly skips ~0.2 ms of Layer.__call__
-            # bookkeeping per probe and step, ~4 % of a launch-bound ResNet-19 step
-            probe.call(tensor, training=context.get_value("training"))
+            # before the layer's own ops, so torch's autograd runs the chaotic loss's backward
+            # after the layer's. Measured on CPU for a [32, 2, 32, 32, 128] input: backward
+            # +1.5 ms this way, +10 ms the other way round (both add the two input gradients
+            # out of place; the order changes which freed large buffer the sum can reuse)
+            _run_probe(probe, tensor)
+            return original(*args, **kwargs)
+        outputs = original(*args, **kwargs)
+        _run_probe(probe, outputs[0] if isinstance(outputs, (tuple, list)) else outputs)
         return outputs
 
     call.__wrapped__ = original
