@@ -44,3 +44,35 @@ def value_and_grads(model, x, loss_fn):
         outs = out if isinstance(out, (list, tuple)) else [out]
         return ([np.asarray(o) for o in outs], float(loss), np.asarray(gx), [np.asarray(a) for a in gw])
     raise RuntimeError(backend)
+
+
+def variable_value_and_grads(loss_fn, variables, jit=False):
+    """Backend-native autodiff of ``loss_fn()`` (no arguments) w.r.t. keras Variables →
+    (loss, [grads]) as numpy. JAX: inside a StatelessScope that collects added losses, so
+    ``model.losses`` works in ``loss_fn``; ``jit=True`` compiles it."""
+    from keras import ops
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        grads = tape.gradient(loss, [v.value for v in variables])
+    elif backend == "torch":
+        import torch
+
+        loss = loss_fn()
+        grads = torch.autograd.grad(loss, [v.value for v in variables])
+    elif backend == "jax":
+        import jax
+
+        def f(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values)), collect_losses=True):
+                return loss_fn()
+
+        grad_fn = jax.value_and_grad(f)
+        loss, grads = (jax.jit(grad_fn) if jit else grad_fn)([v.value for v in variables])
+    else:
+        raise RuntimeError(f"no autodiff for backend {backend}")
+    return float(ops.convert_to_numpy(loss)), [np.asarray(ops.convert_to_numpy(g)) for g in grads]

@@ -6,35 +6,13 @@ import keras
 from keras import ops
 
 from snnzoo.chaos import ChaoticRegularizer
+from tests.backend_grad import variable_value_and_grads
 
 I0 = 0.65
 
 
 def value_and_grads(loss_fn, variables):
-    """Backend-native autodiff of ``loss_fn()`` w.r.t. keras Variables -> (loss, [grads]) as numpy."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = loss_fn()
-        grads = tape.gradient(loss, [v.value for v in variables])
-    elif backend == "torch":
-        import torch
-
-        loss = loss_fn()
-        grads = torch.autograd.grad(loss, [v.value for v in variables])
-    elif backend == "jax":
-        import jax
-
-        def f(values):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return loss_fn()
-
-        loss, grads = jax.value_and_grad(f)([v.value for v in variables])
-    else:
-        pytest.skip(f"no autodiff for backend {backend}")
-    return float(ops.convert_to_numpy(loss)), [np.asarray(ops.convert_to_numpy(g)) for g in grads]
+    return variable_value_and_grads(loss_fn, variables, jit=False)
 
 
 def np_sigmoid(x):
