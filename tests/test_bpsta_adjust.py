@@ -21,24 +21,15 @@ import pytest
 import torch
 
 from snnzoo.layers.neurons import LIF, tau_from_decay
+from tests.torch_ref_baselines import heaviside_spike
 
 THETA, DECAY, ALPHA = 0.5, 0.9, 0.2
 B, N_IN, N_OUT = 4, 5, 7
 
 
 # ---------------------------------------------------------------- torch reference (authors' formulation)
-class _ATanSpike(torch.autograd.Function):
-    """Θ(x), backward SpikingJelly ATan α=2: g'(x) = (α/2)/(1 + (π/2·α·x)²)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * 1.0 / (1.0 + (math.pi * x) ** 2)
+#: Θ(x), backward SpikingJelly ATan α=2: g'(x) = (α/2)/(1 + (π/2·α·x)²)
+_atan_spike = heaviside_spike(lambda x: 1.0 / (1.0 + (math.pi * x) ** 2))
 
 
 def torch_reference(x, w, b, c, mode, alpha=ALPHA):
@@ -53,7 +44,7 @@ def torch_reference(x, w, b, c, mode, alpha=ALPHA):
         if "bpsa" in mode:
             s = torch.where(mem >= THETA, mem, torch.zeros_like(mem)) / (mem.detach() + 1e-12)
         else:
-            s = _ATanSpike.apply(mem - THETA)
+            s = _atan_spike(mem - THETA)
         mem = torch.where(mem >= THETA, torch.zeros_like(mem), mem)
         if "bpta" in mode:
             mem = mem + alpha * s - alpha * s.detach()

@@ -10,18 +10,25 @@ import torch
 from torch import nn
 
 
-class ZIFSpike(torch.autograd.Function):
-    """Θ(x) forward, triangle (1/γ²)·max(γ − |x|, 0) backward (TET "ZIF", γ = 1)."""
+def heaviside_spike(surrogate_derivative):
+    """Θ(x) forward; backward ``g · surrogate_derivative(x)`` (a torch autograd function)."""
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return (x >= 0).to(x.dtype)
+    class _Spike(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return (x >= 0).to(x.dtype)
 
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * torch.clamp(1.0 - x.abs(), min=0.0)
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * surrogate_derivative(x)
+
+    return _Spike.apply
+
+
+#: TET "ZIF" (γ = 1): triangle (1/γ²)·max(γ − |x|, 0)
+zif_spike = heaviside_spike(lambda x: torch.clamp(1.0 - x.abs(), min=0.0))
 
 
 class TorchLIF(nn.Module):
@@ -35,7 +42,7 @@ class TorchLIF(nn.Module):
         mem, out = 0.0, []
         for t in range(x.shape[1]):
             mem = mem * self.k + x[:, t]
-            s = ZIFSpike.apply(mem - self.theta)
+            s = zif_spike(mem - self.theta)
             mem = (1 - s) * mem
             out.append(s)
         return torch.stack(out, 1)
