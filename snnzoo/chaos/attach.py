@@ -115,17 +115,8 @@ def _accumulate(variable, value):
     """``variable += value`` (no gradient). Torch eager: one in-place add on the variable's tensor
     (Keras' ``assign(v + x)`` converts, casts and copies: several ops and ~30 µs per call, which
     add up in a launch-bound step)."""
-    if _TORCH and not in_stateless_scope():
-        target = variable.value
-        if hasattr(value, "detach"):
-            value = value.detach()
-        if target.requires_grad:
-            import torch
-
-            with torch.no_grad():
-                target.add_(value)
-        else:
-            target.add_(value)
+    if _TORCH and not in_stateless_scope():  # the statistics are non-trainable: no grad mode needed
+        variable.value.add_(value.detach() if hasattr(value, "detach") else value)
         return
     variable.assign(variable + ops.cast(ops.stop_gradient(value), variable.dtype))
 

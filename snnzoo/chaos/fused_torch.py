@@ -91,5 +91,5 @@ def fused_chaotic_loss(x, z, i0, time_axis, clamp, temperature, reduction, linea
         time_axis += x.dim()
     if not isinstance(z, torch.Tensor):
         z = torch.as_tensor(z, device=x.device)
-    return _ChaoticLoss.apply(x, z.to(device=x.device, dtype=x.dtype), float(i0), time_axis, clamp, float(temperature), reduction,
-                              float(linear_from))
+    return _ChaoticLoss.apply(x, z.to(device=x.device, dtype=x.dtype), float(i0), time_axis, clamp,
+                              float(temperature), reduction, float(linear_from))
