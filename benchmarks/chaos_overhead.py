@@ -87,9 +87,9 @@ def neuron_input_shapes(model, x):
 
 def time_isolated(model, x, form, repeats):
     """Seconds per step of the chaotic loss alone (torch): forward + backward of the summed loss
-    of every probe on tensors of the probes' shapes, the gradient accumulated into an existing
-    ``.grad`` as in the training step. Median of ``repeats``; short, so much less noisy than the
-    difference of two training-step times."""
+    of every probe on tensors of the probes' shapes (one fused call, as the probes make it), the
+    gradient accumulated into an existing ``.grad`` as in the training step. Median of
+    ``repeats``; short, so much less noisy than the difference of two training-step times."""
     import torch
 
     from snnzoo.chaos import ChaoticRegularizer
@@ -107,9 +107,7 @@ def time_isolated(model, x, form, repeats):
             leaf.grad = base.clone()
         sync()
         t0 = time.perf_counter()
-        total = reg(xs[0])
-        for leaf in xs[1:]:
-            total = total + reg(leaf)
+        total, _ = reg.torch_batch_loss([reg.torch_entry(leaf) for leaf in xs])  # as the probes do
         total.backward()
         sync()
         times.append(time.perf_counter() - t0)
@@ -122,6 +120,9 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="plain/chaos block pairs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--time-steps", type=int, default=2)
+    p.add_argument("--image-size", type=int, default=32,
+                   help="input height = width (small sizes make a launch-bound step on CPU, a "
+                        "proxy for a GPU step)")
     p.add_argument("--num-classes", type=int, default=100)
     p.add_argument("--form", default="paper", choices=["paper", "code"])
     p.add_argument("--jit", action="store_true", help="compile(jit_compile=True)")
@@ -131,7 +132,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     keras.utils.set_random_seed(0)
-    shape = (32, 32, 3)
+    shape = (args.image_size, args.image_size, 3)
     model, name = build_model(args.time_steps, args.num_classes, shape)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=args.jit)

@@ -65,7 +65,8 @@ def test_zero_z_and_detach_give_plain_bp_gradients_bit_for_bit():
     assert len(model.trainable_variables) == len(weights)
     seen = []
     loss_z0, g_z0 = value_and_grads(_loss_with_added(model, x, y, seen), weights)
-    assert seen == [3]
+    # torch: the probes of one regularizer report one summed loss per forward pass (fused path)
+    assert seen == [1 if keras.backend.backend() == "torch" else 3]
     assert loss_z0 == loss0
     for a, b in zip(g_z0, g0):
         np.testing.assert_array_equal(a, b)
@@ -79,7 +80,7 @@ def test_zero_z_and_detach_give_plain_bp_gradients_bit_for_bit():
     detach_chaos(model)
     assert not chaos_probes(model)
     loss_d, g_d = value_and_grads(_loss_with_added(model, x, y, seen), weights)
-    assert seen == [3, 0]
+    assert seen[1:] == [0]
     assert loss_d == loss0
     for a, b in zip(g_d, g0):
         np.testing.assert_array_equal(a, b)
@@ -199,7 +200,34 @@ def test_detach_releases_the_last_training_graph():
     detach_chaos(model)
     assert not chaos_probes(model)
     for probe in probes:
-        assert probe.__dict__.get("_chaos_loss") is None
+        assert probe.__dict__.get("_chaos_losses") is None
+        assert probe.__dict__.get("_chaos_batches") is None
+
+
+@pytest.mark.parity
+def test_a_layer_called_twice_adds_both_chaotic_terms():
+    """A shared neuron layer used twice in one forward pass gets the loss of both of its inputs
+    (the torch fast path records both calls in one batch), and its statistics count 2 calls."""
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((T, 3))
+    fc_a = TimeFold(keras.layers.Dense(4), name="fc_a")
+    fc_b = TimeFold(keras.layers.Dense(4), name="fc_b")
+    shared = LIF(tau=2.0, name="shared")
+    out = keras.layers.Add()([shared(fc_a(inp)), shared(fc_b(inp))])
+    model = keras.Model(inp, MeanOverTime()(out))
+    attach_chaos(model, ["shared"], z0=2.5)
+    x = np.random.default_rng(7).normal(size=(5, T, 3)).astype("float32")
+    model(x, training=True)
+    added = sum(float(ops.convert_to_numpy(v)) for v in model.losses)
+    want = 0.0
+    for name in ("fc_a", "fc_b"):
+        kernel, bias = model.get_layer(name).get_weights()
+        u = (x.astype(np.float64) @ kernel + bias).mean(axis=1)
+        want += 2.5 * np.mean(np.sum(np.logaddexp(0, u) - I0 * u, axis=1))
+    np.testing.assert_allclose(added, want, rtol=1e-5)
+    (probe,) = chaos_probes(model)
+    assert float(ops.convert_to_numpy(probe.loss_count)) == 2.0
+    np.testing.assert_allclose(probe.mean_loss(), want / 2.0, rtol=1e-5)
 
 
 @pytest.mark.parity

@@ -69,6 +69,8 @@ class ChaosProbe(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         if training:
+            if _TORCH and not in_stateless_scope() and self._record(inputs):
+                return inputs
             loss = self.regularizer(inputs)
             if in_stateless_scope():
                 self.add_loss(loss)
@@ -76,24 +78,50 @@ class ChaosProbe(keras.layers.Layer):
                 # Not ``add_loss``: Keras keeps added losses in a list that outlives the step, and
                 # torch.compile guards on that list's old tensors, recompiling every step. A
                 # write-only attribute, reset in _clear_losses, is never read across steps.
-                object.__setattr__(self, "_chaos_loss", loss)
+                pending = self.__dict__.get("_chaos_losses") or []
+                object.__setattr__(self, "_chaos_losses", pending + [loss])
             _accumulate(self.loss_sum, loss)
             _accumulate(self.loss_count, 1.0)
         return inputs
+
+    def _record(self, inputs):
+        """Torch: add ``inputs`` to this forward pass's batch of chaotic-loss tensors (one batch
+        per regularizer, kept on Keras' call context of the outermost layer call); the first
+        probe recorded owns the batch and reports its loss. False where that does not apply."""
+        context = _global_attribute("current_call_ctx") if _global_attribute else None
+        if context is None:
+            return False
+        entry = self.regularizer.torch_entry(inputs)
+        if entry is None:
+            return False
+        batches = context.get_value(_BATCHES)
+        if batches is None:
+            batches = {}
+            context.set_value(_BATCHES, batches)
+        key = (id(self.regularizer), entry[0].dtype, entry[0].device)
+        batch = batches.get(key)
+        if batch is None:
+            batch = batches[key] = _ProbeBatch(self.regularizer)
+            owned = self.__dict__.get("_chaos_batches") or []
+            object.__setattr__(self, "_chaos_batches", owned + [batch])
+        batch.probes.append(self)
+        batch.entries.append(entry)
+        return True
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def _get_own_losses(self):
         losses = super()._get_own_losses()
-        pending = self.__dict__.get("_chaos_loss")
-        if pending is not None and not in_stateless_scope():
-            losses.append(pending)
+        if not in_stateless_scope():
+            losses.extend(self.__dict__.get("_chaos_losses") or ())
+            losses.extend(batch.loss() for batch in self.__dict__.get("_chaos_batches") or ())
         return losses
 
     def _clear_losses(self):
         super()._clear_losses()
-        object.__setattr__(self, "_chaos_loss", None)
+        object.__setattr__(self, "_chaos_losses", None)
+        object.__setattr__(self, "_chaos_batches", None)
 
     def reset_statistics(self):
         self.loss_sum.assign(0.0)
@@ -111,6 +139,38 @@ class ChaosProbe(keras.layers.Layer):
 
 
 # -- helpers -------------------------------------------------------------------------------------
+_BATCHES = "snnzoo_chaos_batches"
+
+
+class _ProbeBatch:
+    """The tensors recorded by the probes of one regularizer in one forward pass (torch). Their
+    summed chaotic loss is computed once, when Keras collects the losses (after the forward
+    pass), in one fused call; the per-probe statistics are updated then, with one multi-tensor
+    add each."""
+
+    def __init__(self, regularizer):
+        self.regularizer = regularizer
+        self.probes, self.entries, self._loss = [], [], None
+
+    def loss(self):
+        if self._loss is None:
+            import torch
+
+            self._loss, per_probe = self.regularizer.torch_batch_loss(self.entries)
+            self.entries = None  # the recorded tensors are no longer needed
+            sums = [p.loss_sum.value for p in self.probes]
+            counts = [p.loss_count.value for p in self.probes]
+            values = list(per_probe.detach().to(sums[0].dtype).unbind())
+            if len({id(s) for s in sums}) == len(sums):
+                torch._foreach_add_(sums, values)
+                torch._foreach_add_(counts, 1.0)
+            else:  # a probe called more than once in the pass (a shared layer)
+                for total, count, value in zip(sums, counts, values):
+                    total.add_(value)
+                    count.add_(1.0)
+        return self._loss
+
+
 def _accumulate(variable, value):
     """``variable += value`` (no gradient). Torch eager: one in-place add on the variable's tensor
     (Keras' ``assign(v + x)`` converts, casts and copies: several ops and ~30 µs per call, which

@@ -1,23 +1,24 @@
-"""The CSBP chaotic loss as one fused torch autograd function (torch backend fast path).
+"""The CSBP chaotic loss of many tensors as one torch autograd function (torch backend fast path).
 
 Same value and gradient as the generic ``keras.ops`` path of
-:class:`snnzoo.chaos.ChaoticRegularizer` (tested in tests/test_chaos_fused_torch.py), without
-the Python work of Keras' torch ops (every Python scalar made a tensor, a host-to-device copy on
-a GPU; casts in ``mean``; a Python autograd function for the custom gradient) and with 3 large
-temporaries instead of 9+ (on CPU each fresh large tensor costs its page faults). Measured with
-benchmarks/chaos_overhead.py on ResNet-19 (T=2, B=32, torch eager): H100, whole step with the
-loss on all 18 spiking layers 1.27× → 1.12× of the plain step; 2-core CPU, the loss alone
-(forward + backward) 0.26 → 0.20 s, 3.1 % of a 6.6 s step.
+:class:`snnzoo.chaos.ChaoticRegularizer` (tested in tests/test_chaos_fused_torch.py). In a
+training step the probes of one regularizer (:func:`snnzoo.chaos.attach_chaos`) only record their
+tensor; the loss of all of them is then computed in one call, with torch's multi-tensor
+(``_foreach_*``) kernels: a handful of kernel launches and Python calls per step instead of ~20
+per probe, which is what a launch-bound GPU step pays for (measured with
+benchmarks/chaos_overhead.py, see README).
 
-Forward, for x of shape [B, T, ...] (Wang, Tao & Chen, NSR 2024, Eq. 2–5; see regularizer.py)::
+For every entry k, a tensor ``v_k`` (the SUM over time of a probe's [B, T, ...] input in the
+paper form, the input itself in the code form; Wang, Tao & Chen, NSR 2024, Eq. 2–5)::
 
-    v  = mean_t x            (paper form; the code form skips it)
-    v  = clamp(v, lo, hi)    (code form: zero gradient outside, the authors' ``where``)
-    v  = v / temperature,    v = clip(v, ±LINEAR_FROM)
-    L  = z · reduce(softplus(v) − I0·v)
+    a_k = v_k · s_k                       (s_k = 1/T_k: the time mean)
+    a_k = clamp(a_k, lo, hi)              (code form: zero gradient outside, the authors' ``where``)
+    a_k = a_k / temperature,  a_k = clip(a_k, ±LINEAR_FROM)
+    L_k = z · f_k · Σ ℓ(a_k),  ℓ(a) = softplus(a) − I0·a ≥ 0     (f_k: 1/B, 1/N or 1)
+    L   = Σ_k L_k
 
-Backward: ∂L/∂x = z · s · (σ(v) − I0) · 1[lo < v < hi] / (temperature · T), broadcast over t,
-with s the reduction's factor (1/B, 1/N or 1).
+Backward: ∂L/∂v_k = z · f_k · s_k · (σ(a_k) − I0) · 1[lo < a_k < hi] / temperature; the time sum's
+own backward (torch's C++ ``SumBackward``) broadcasts it over t.
 """
 import torch
 
@@ -29,67 +30,80 @@ def fused_ok(x):
     return isinstance(x, torch.Tensor) and x.dtype in _FLOATS
 
 
-class _ChaoticLoss(torch.autograd.Function):
+def chaos_entry(x, time_axis, reduction):
+    """``(v, s, f)`` for one tensor x: v the sum over ``time_axis`` (or x itself when None),
+    s = 1/T, f the reduction's factor (1/B for "batch_mean", 1/N for "mean", else 1)."""
+    if time_axis is None:
+        v, scale = x, 1.0
+    else:
+        v, scale = x.sum(dim=time_axis), 1.0 / x.shape[time_axis]
+    if reduction == "mean":
+        factor = 1.0 / max(v.numel(), 1)
+    elif reduction == "sum" or v.dim() == 0:
+        factor = 1.0
+    else:  # batch_mean: sum over the non-batch axes, mean over the batch
+        factor = 1.0 / max(v.shape[0], 1)
+    return v, scale, factor
+
+
+class _ChaoticLossBatch(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, z, i0, time_axis, clamp, temperature, reduction, linear_from):
-        v = _time_mean(x, time_axis) if time_axis is not None else x
-        mask = None
-        if clamp is not None:  # the authors' where(x < hi, x, hi), where(x > lo, x, lo)
+    def forward(ctx, z, config, *vs):
+        i0, clamp, temperature, linear_from, scales, factors = config
+        if clamp is None:
+            a = torch._foreach_mul(vs, [s / temperature for s in scales])
+            masks = None
+        else:
             low, high = clamp
-            mask = (v > low) & (v < high)
-            v = torch.where(v < high, v, high)
-            v = torch.where(v > low, v, low)
-        if temperature != 1.0:
-            v = v / temperature
-        v = v.clamp_(-linear_from, linear_from) if v is not x else v.clamp(-linear_from, linear_from)
-        if reduction == "mean":
-            factor = 1.0 / max(v.numel(), 1)
-        elif reduction == "sum" or v.dim() == 0:
-            factor = 1.0
-        else:  # batch_mean: sum over the non-batch axes, mean over the batch
-            factor = 1.0 / max(v.shape[0], 1)
-        # Σ ℓ = Σ softplus(v) − I0·Σ v: one full-size temporary instead of two
-        reduced = (torch.nn.functional.softplus(v).sum() - i0 * v.sum()) * factor
-        ctx.save_for_backward(v, z, reduced, mask)
-        ctx.config = (i0, factor / temperature, time_axis, tuple(x.shape),
-                      x.shape[time_axis] if time_axis is not None else 1)
-        return reduced * z
+            a = torch._foreach_mul(vs, list(scales))
+            masks = [(t > low) & (t < high) for t in a]
+            a = [torch.where(t > low, torch.where(t < high, t, high), low) for t in a]
+            if temperature != 1.0:
+                torch._foreach_div_(a, temperature)
+        torch._foreach_clamp_min_(a, -linear_from)
+        torch._foreach_clamp_max_(a, linear_from)
+        ell = [torch.nn.functional.softplus(t) for t in a]
+        torch._foreach_add_(ell, a, alpha=-i0)  # ℓ = softplus(a) − I0·a, one temporary
+        sums = torch._foreach_norm(ell, 1)      # Σ ℓ per entry (ℓ ≥ 0, so its 1-norm)
+        del ell
+        torch._foreach_mul_(sums, list(factors))
+        unscaled = torch.stack(sums)            # L_k / z
+        per_entry = unscaled * z
+        ctx.config = (i0, [f * s / temperature for f, s in zip(factors, scales)])
+        ctx.save_for_backward(z, unscaled, *a, *(masks or ()))
+        ctx.mark_non_differentiable(per_entry)
+        return per_entry.sum(), per_entry
 
     @staticmethod
-    def backward(ctx, upstream):
-        v, z, reduced, mask = ctx.saved_tensors
-        i0, scale, time_axis, x_shape, steps = ctx.config
-        grad_x = grad_z = None
+    def backward(ctx, upstream, _unused):
+        z, unscaled, *saved = ctx.saved_tensors
+        i0, gains = ctx.config
+        n = len(gains)
+        a, masks = saved[:n], saved[n:]
+        grad_z = None
         if ctx.needs_input_grad[0]:
-            # three passes over v (sigmoid, subtract, scale); the scalar factor is a 0-d tensor
-            grad = torch.sigmoid(v).sub_(i0).mul_(upstream * z * (scale / steps))
-            if mask is not None:
-                grad = grad.mul_(mask)
-            if time_axis is not None:
-                grad = grad.unsqueeze(time_axis).expand(x_shape)
-            grad_x = grad
-        if ctx.needs_input_grad[1]:
-            grad_z = upstream * reduced
-        return grad_x, grad_z, None, None, None, None, None, None
+            grad_z = upstream * unscaled.sum()
+        if not any(ctx.needs_input_grad[2:]):
+            return (grad_z, None) + (None,) * n
+        grads = torch._foreach_sigmoid(a)
+        torch._foreach_sub_(grads, i0)
+        torch._foreach_mul_(grads, gains)
+        torch._foreach_mul_(grads, upstream * z)
+        for grad, mask in zip(grads, masks):  # code form: zero gradient outside the clamp
+            grad.mul_(mask)
+        return (grad_z, None) + tuple(grads)
 
 
-def _time_mean(x, axis):
-    """mean over ``axis``: for short sequences as T−1 adds of slices and one in-place scale
-    (torch's ``mean`` over a middle axis is ~2× slower on CPU)."""
-    steps = x.shape[axis]
-    if not 1 < steps <= 8:
-        return x.mean(dim=axis)
-    total = torch.add(x.select(axis, 0), x.select(axis, 1))
-    for t in range(2, steps):
-        total.add_(x.select(axis, t))
-    return total.mul_(1.0 / steps)
-
-
-def fused_chaotic_loss(x, z, i0, time_axis, clamp, temperature, reduction, linear_from):
-    """``z · reduce(ℓ(v))`` for a torch tensor x (see the module docstring); z a 0-d tensor."""
-    if time_axis is not None and time_axis < 0:
-        time_axis += x.dim()
+def fused_chaotic_loss_batch(entries, z, i0, clamp, temperature, linear_from):
+    """``(L, [L_k])`` for ``entries`` = [(v, s, f), ...] from :func:`chaos_entry` (one dtype and
+    device); z a 0-d tensor or a float. ``L`` is differentiable w.r.t. every v and z; the
+    per-entry values are not (statistics)."""
+    vs = [e[0] for e in entries]
+    first = vs[0]
     if not isinstance(z, torch.Tensor):
-        z = torch.as_tensor(z, device=x.device)
-    return _ChaoticLoss.apply(x, z.to(device=x.device, dtype=x.dtype), float(i0), time_axis, clamp,
-                              float(temperature), reduction, float(linear_from))
+        z = torch.as_tensor(z, device=first.device)
+    if z.dtype != first.dtype or z.device != first.device:
+        z = z.to(device=first.device, dtype=first.dtype)
+    config = (float(i0), clamp, float(temperature), float(linear_from),
+              tuple(e[1] for e in entries), tuple(e[2] for e in entries))
+    return _ChaoticLossBatch.apply(z, config, *vs)

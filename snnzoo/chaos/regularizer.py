@@ -180,18 +180,37 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         On torch the value and gradient come from one fused autograd function
         (:mod:`snnzoo.chaos.fused_torch`, equal to this generic path, tested)."""
         z = self.z if z is None else z
-        if backend_name() == "torch":
-            from snnzoo.chaos.fused_torch import fused_chaotic_loss, fused_ok
-
-            if not fused_ok(x):
-                x = _float_tensor(x)
-            if fused_ok(x):
-                return fused_chaotic_loss(
-                    x, z.value if isinstance(z, keras.Variable) else z, self.i0,
-                    self._averaged_time_axis(x), self.clamp, self.temperature, self.reduction,
-                    LINEAR_FROM)
+        entry = self.torch_entry(x)
+        if entry is not None:
+            return self.torch_batch_loss([entry], z)[0]
         loss = self.unscaled(x)
         return ops.cast(z, loss.dtype) * loss
+
+    # -- torch fast path: the loss of many tensors in one call ---------------------------------
+    def torch_entry(self, x):
+        """Torch backend: what :meth:`torch_batch_loss` needs of tensor ``x`` (its time sum and
+        factors), or None where the fused path does not apply (other backends, other dtypes)."""
+        if backend_name() != "torch":
+            return None
+        from snnzoo.chaos.fused_torch import chaos_entry, fused_ok
+
+        if not fused_ok(x):
+            x = _float_tensor(x)
+            if not fused_ok(x):
+                return None
+        time_axis = self._averaged_time_axis(x)
+        if time_axis is not None and time_axis < 0:
+            time_axis += x.dim()
+        return chaos_entry(x, time_axis, self.reduction)
+
+    def torch_batch_loss(self, entries, z=None):
+        """``(Σ_k L_k, [L_k])`` of several :meth:`torch_entry` results (same dtype and device) in
+        one fused call: the sum is differentiable, the per-entry values are not."""
+        from snnzoo.chaos.fused_torch import fused_chaotic_loss_batch
+
+        z = self.z if z is None else z
+        return fused_chaotic_loss_batch(entries, z.value if isinstance(z, keras.Variable) else z,
+                                        self.i0, self.clamp, self.temperature, LINEAR_FROM)
 
     def __call__(self, x):
         return self.compute(x)
