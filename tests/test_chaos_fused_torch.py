@@ -167,3 +167,35 @@ def test_one_batch_call_equals_the_single_losses(config):
     np.testing.assert_allclose(per_entry.numpy(), singles, rtol=1e-13)
     for x, want in zip(xs, single_grads):
         np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("config", [{"form": "paper"}, {"form": "paper", "reduction": "mean",
+                                                          "temperature": 3.0, "time_axis": -1},
+                                    {"form": "code", "clamp": False}],
+                         ids=["paper", "mean-temp3-lastaxis", "code-noclamp"])
+def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch):
+    """Large CPU tensors take one compiled kernel (fused_torch.compiled_chaotic_loss): same value,
+    gradient and z-gradient as the eager multi-tensor path, also for ±inf and huge inputs."""
+    from snnzoo.chaos import fused_torch
+
+    reg = ChaoticRegularizer(z0=6.0, **config)
+    rng = np.random.default_rng(2)
+    x_np = rng.normal(0.0, 5.0, size=(4, 2, 64, 64, 32)).astype(np.float32)
+    x_np[0, :, 0, 0, 0] = [np.inf, np.inf]
+    x_np[1, :, 1, 1, 1] = [-3e4, -1e5]
+    results = []
+    for threshold in (1, 1 << 40):  # compiled, then eager
+        monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", threshold)
+        x = torch.tensor(x_np, requires_grad=True)
+        z = torch.tensor(6.0, requires_grad=True)
+        entry = reg.torch_entry(x, z)
+        assert isinstance(entry, fused_torch.Precomputed) == (threshold == 1)
+        total, per_entry = reg.torch_batch_loss([entry], z)
+        total.backward()
+        results.append((total.item(), per_entry.numpy(), x.grad.numpy(), z.grad.item()))
+    (lc, pc, gc, zc), (le, pe, ge, ze) = results
+    assert np.isfinite(lc) and np.all(np.isfinite(gc))
+    np.testing.assert_allclose(lc, le, rtol=2e-6)
+    np.testing.assert_allclose(pc, pe, rtol=2e-6)
+    np.testing.assert_allclose(zc, ze, rtol=2e-6)
+    np.testing.assert_allclose(gc, ge, rtol=1e-5, atol=1e-12)

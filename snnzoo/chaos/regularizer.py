@@ -180,19 +180,20 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         On torch the value and gradient come from one fused autograd function
         (:mod:`snnzoo.chaos.fused_torch`, equal to this generic path, tested)."""
         z = self.z if z is None else z
-        entry = self.torch_entry(x)
+        entry = self.torch_entry(x, z)
         if entry is not None:
             return self.torch_batch_loss([entry], z)[0]
         loss = self.unscaled(x)
         return ops.cast(z, loss.dtype) * loss
 
-    # -- torch fast path: the loss of many tensors in one call ---------------------------------
-    def torch_entry(self, x):
+    # -- torch fast paths: the loss of many tensors in one call --------------------------------
+    def torch_entry(self, x, z=None):
         """Torch backend: what :meth:`torch_batch_loss` needs of tensor ``x`` (its time sum and
-        factors), or None where the fused path does not apply (other backends, other dtypes)."""
+        factors; on CPU, for a large x, its loss already computed by one compiled kernel), or
+        None where the fused paths do not apply (other backends, other dtypes)."""
         if backend_name() != "torch":
             return None
-        from snnzoo.chaos.fused_torch import chaos_entry, fused_ok
+        from snnzoo.chaos.fused_torch import chaos_entry, compiled_chaotic_loss, fused_ok
 
         if not fused_ok(x):
             x = _float_tensor(x)
@@ -201,16 +202,33 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         time_axis = self._averaged_time_axis(x)
         if time_axis is not None and time_axis < 0:
             time_axis += x.dim()
-        return chaos_entry(x, time_axis, self.reduction)
+        z = self.z if z is None else z
+        done = compiled_chaotic_loss(x, time_axis, self.reduction,
+                                     z.value if isinstance(z, keras.Variable) else z, self.i0,
+                                     self.clamp, self.temperature, LINEAR_FROM)
+        return done if done is not None else chaos_entry(x, time_axis, self.reduction)
 
     def torch_batch_loss(self, entries, z=None):
         """``(Σ_k L_k, [L_k])`` of several :meth:`torch_entry` results (same dtype and device) in
-        one fused call: the sum is differentiable, the per-entry values are not."""
-        from snnzoo.chaos.fused_torch import fused_chaotic_loss_batch
+        one fused call: the sum is differentiable, the per-entry values (a tensor) are not."""
+        import torch
+
+        from snnzoo.chaos.fused_torch import Precomputed, fused_chaotic_loss_batch
 
         z = self.z if z is None else z
-        return fused_chaotic_loss_batch(entries, z.value if isinstance(z, keras.Variable) else z,
-                                        self.i0, self.clamp, self.temperature, LINEAR_FROM)
+        eager = [e for e in entries if not isinstance(e, Precomputed)]
+        if eager:
+            total, per_eager = fused_chaotic_loss_batch(
+                eager, z.value if isinstance(z, keras.Variable) else z, self.i0, self.clamp,
+                self.temperature, LINEAR_FROM)
+            if len(eager) == len(entries):
+                return total, per_eager
+            per_eager = iter(per_eager.unbind())
+        done = [e[0] for e in entries if isinstance(e, Precomputed)]
+        total = sum(done[1:], done[0]) + (total if eager else 0.0)
+        per_entry = torch.stack([e[0].detach() if isinstance(e, Precomputed) else next(per_eager)
+                                 for e in entries])
+        return total, per_entry
 
     def __call__(self, x):
         return self.compute(x)
