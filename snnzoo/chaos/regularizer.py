@@ -202,11 +202,14 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         time_axis = self._averaged_time_axis(x)
         if time_axis is not None and time_axis < 0:
             time_axis += x.dim()
-        z = self.z if z is None else z
-        done = compiled_chaotic_loss(x, time_axis, self.reduction,
-                                     z.value if isinstance(z, keras.Variable) else z, self.i0,
+        done = compiled_chaotic_loss(x, time_axis, self.reduction, self._z_value(z), self.i0,
                                      self.clamp, self.temperature, LINEAR_FROM)
         return done if done is not None else chaos_entry(x, time_axis, self.reduction)
+
+    def _z_value(self, z=None):
+        """The backend value of z (default: the variable ``self.z``)."""
+        z = self.z if z is None else z
+        return z.value if isinstance(z, keras.Variable) else z
 
     def torch_batch_loss(self, entries, z=None):
         """``(Σ_k L_k, [L_k])`` of several :meth:`torch_entry` results (same dtype and device) in
@@ -215,12 +218,10 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
 
         from snnzoo.chaos.fused_torch import Precomputed, fused_chaotic_loss_batch
 
-        z = self.z if z is None else z
         eager = [e for e in entries if not isinstance(e, Precomputed)]
         if eager:
-            total, per_eager = fused_chaotic_loss_batch(
-                eager, z.value if isinstance(z, keras.Variable) else z, self.i0, self.clamp,
-                self.temperature, LINEAR_FROM)
+            total, per_eager = fused_chaotic_loss_batch(eager, self._z_value(z), self.i0, self.clamp,
+                                                        self.temperature, LINEAR_FROM)
             if len(eager) == len(entries):
                 return total, per_eager
             per_eager = iter(per_eager.unbind())
