@@ -12,9 +12,9 @@ a bootstrap 95 % interval of the per-pair ratios (block medians of neighbouring 
 drifts of machine load cancel). Defaults: ResNet-19 (TET variant), T = 2, 32×32×3, batch 32, SGD.
 
 On torch it also times the chaotic loss alone (``--isolated-repeats``): forward and backward of
-the probes' summed loss on tensors of the probes' input shapes, gradients accumulated into
-existing ``.grad`` buffers as in the step. ``isolated_ratio`` = 1 + that time / the plain step
-time: an estimate of the overhead that does not suffer from the step-to-step noise of a shared
+the probes' summed loss on tensors of the probes' input shapes, with the gradients of the
+neurons' time slices flowing in as in the step, minus the same backward without the loss.
+``isolated_ratio`` = 1 + that time / the plain step time: an estimate of the overhead that does not suffer from the step-to-step noise of a shared
 machine (±10–15 % here), which the paired blocks need many repeats to average out.
 """
 import argparse
@@ -58,13 +58,46 @@ def _device_name():
     return gpus[0].name if gpus else "cpu"
 
 
-def time_block(model, x, y, steps):
-    model.train_on_batch(x, y)  # warm-up (traces / compiles after attach or detach)
+def _page_faults():
+    """Minor page faults of this process so far (None where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def keep_freed_memory():
+    """glibc: keep freed memory in the process instead of returning it to the OS (no trimming,
+    mmap only above 32 MiB, 256 MiB heap padding). Otherwise a step that re-touches returned
+    memory pays a page fault per 4 KiB (~1 µs each in a VM; 10^5–10^6 per step here), the
+    largest source of step-to-step noise on this CPU. True if applied."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    libc = ctypes.CDLL(name)
+    if not hasattr(libc, "mallopt"):
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    return all(libc.mallopt(option, value) == 1 for option, value in (
+        (m_trim_threshold, 2**31 - 1), (m_top_pad, 256 << 20), (m_mmap_threshold, 32 << 20)))
+
+
+def time_block(model, x, y, steps, faults):
+    """Seconds per step of ``steps`` training steps after one untimed warm-up step (traces /
+    compiles after attach or detach); the page faults of each step are appended to ``faults``."""
+    model.train_on_batch(x, y)
     times = []
     for _ in range(steps):
+        f0 = _page_faults()
         t0 = time.perf_counter()
         model.train_on_batch(x, y)
         times.append(time.perf_counter() - t0)
+        if f0 is not None:
+            faults.append(_page_faults() - f0)
     return times
 
 
@@ -86,13 +119,16 @@ def neuron_input_shapes(model, x):
 
 
 def time_isolated(model, x, form, repeats):
-    """Seconds per step of the chaotic loss alone (torch): forward + backward of the summed loss
-    of every probe on tensors of the probes' shapes (one fused call, as the probes make it), the
-    gradient accumulated into an existing ``.grad`` as in the training step. Median of
-    ``repeats``; short, so much less noisy than the difference of two training-step times."""
+    """Seconds per step of the chaotic loss alone (torch), as the probes on the spiking layers
+    run it: the difference between (a) forward + backward of the summed loss of every probe on
+    tensors of the probes' input shapes, the gradients of the tensors' time slices (the neuron's
+    share) flowing in with it, and (b) the same slices without the loss (what a plain step does
+    with them). Medians of ``repeats`` alternating runs; short, so much less noisy than the
+    difference of two training-step times."""
     import torch
 
     from snnzoo.chaos import ChaoticRegularizer
+    from snnzoo.chaos.fused_torch import Precomputed
 
     device = model.trainable_variables[0].value.device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -100,18 +136,32 @@ def time_isolated(model, x, form, repeats):
     gen = torch.Generator(device=device).manual_seed(0)
     shapes = neuron_input_shapes(model, x)
     xs = [torch.randn(s, device=device, generator=gen).requires_grad_() for s in shapes]
-    bases = [torch.randn(s, device=device, generator=gen) for s in shapes]
-    times = []
-    for _ in range(repeats + 1):
-        for leaf, base in zip(xs, bases):
-            leaf.grad = base.clone()
+    neuron_grads = [torch.randn(s, device=device, generator=gen).unbind(1) for s in shapes]
+
+    def run(chaos):
+        for leaf in xs:
+            leaf.grad = None
         sync()
         t0 = time.perf_counter()
-        total, _ = reg.torch_batch_loss([reg.torch_entry(leaf) for leaf in xs])  # as the probes do
-        total.backward()
+        heads, grads = [], []
+        if chaos:
+            entries = [reg.torch_entry(leaf, split_time=True) for leaf in xs]  # as the probes do
+            total, _ = reg.torch_batch_loss(entries)
+            heads.append(total)
+            grads.append(None)
+        for k, leaf in enumerate(xs):
+            slices = entries[k][1] if chaos and isinstance(entries[k], Precomputed) else None
+            heads += slices or leaf.unbind(1)
+            grads += neuron_grads[k]
+        torch.autograd.backward(heads, grads)
         sync()
-        times.append(time.perf_counter() - t0)
-    return times[1:], shapes
+        return time.perf_counter() - t0
+
+    times = {True: [], False: []}
+    for _ in range(repeats + 1):
+        for chaos in (True, False):
+            times[chaos].append(run(chaos))
+    return statistics.median(times[True][1:]) - statistics.median(times[False][1:]), shapes
 
 
 def main(argv=None):
@@ -128,8 +178,12 @@ def main(argv=None):
     p.add_argument("--jit", action="store_true", help="compile(jit_compile=True)")
     p.add_argument("--isolated-repeats", type=int, default=20,
                    help="torch: also time the chaotic loss alone this many times (0 = skip)")
+    p.add_argument("--keep-memory", action="store_true",
+                   help="glibc: keep freed memory in the process (see keep_freed_memory), for both "
+                        "the plain and the chaos steps")
     p.add_argument("--out", default=None, help="optional JSON file for the numbers")
     args = p.parse_args(argv)
+    kept = keep_freed_memory() if args.keep_memory else False
 
     keras.utils.set_random_seed(0)
     shape = (args.image_size, args.image_size, 3)
@@ -144,18 +198,18 @@ def main(argv=None):
     def chaos_block():
         attach_chaos(model, BaseNeuron, z0=10.0, form=args.form)
         assert len(chaos_probes(model)) == n_neurons
-        times = time_block(model, x, y, args.steps)
+        times = time_block(model, x, y, args.steps, chaos_faults)
         detach_chaos(model)
         return times
 
-    plain, chaos, pair_ratios = [], [], []
+    plain, chaos, pair_ratios, plain_faults, chaos_faults = [], [], [], [], []
     for r in range(args.repeats):
         if r % 2 == 0:
-            p_block = time_block(model, x, y, args.steps)
+            p_block = time_block(model, x, y, args.steps, plain_faults)
             c_block = chaos_block()
         else:
             c_block = chaos_block()
-            p_block = time_block(model, x, y, args.steps)
+            p_block = time_block(model, x, y, args.steps, plain_faults)
         plain += p_block
         chaos += c_block
         pair_ratios.append(statistics.median(c_block) / statistics.median(p_block))
@@ -167,7 +221,7 @@ def main(argv=None):
 
     result = {
         "model": name, "backend": keras.backend.backend(), "device": _device_name(),
-        "jit_compile": args.jit,
+        "jit_compile": args.jit, "keep_memory": kept,
         "batch_size": args.batch_size, "time_steps": args.time_steps, "input_shape": list(shape),
         "spiking_layers_with_chaos": n_neurons, "form": args.form,
         "timed_steps_each": len(plain),
@@ -177,15 +231,20 @@ def main(argv=None):
         "pair_ratio_median": statistics.median(pair_ratios),
         "pair_ratio_95ci": [medians[49], medians[1949]],
     }
+    if plain_faults:
+        result["page_faults_per_step_median"] = {"plain": statistics.median(plain_faults),
+                                                 "chaos": statistics.median(chaos_faults)}
+        result["page_faults_per_step_max"] = {"plain": max(plain_faults), "chaos": max(chaos_faults)}
     if args.isolated_repeats and keras.backend.backend() == "torch":
         iso, shapes = time_isolated(model, x, args.form, args.isolated_repeats)
-        result["isolated_chaos_s_per_step"] = statistics.median(iso)
-        result["isolated_ratio"] = 1.0 + statistics.median(iso) / result["plain_s_per_step"]
+        result["isolated_chaos_s_per_step"] = iso
+        result["isolated_ratio"] = 1.0 + iso / result["plain_s_per_step"]
         result["probe_input_shapes"] = [list(s) for s in shapes]
     print(json.dumps(result, indent=1))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(result | {"plain_all": plain, "chaos_all": chaos}, f, indent=1)
+            json.dump(result | {"plain_all": plain, "chaos_all": chaos, "plain_faults_all": plain_faults,
+                                "chaos_faults_all": chaos_faults}, f, indent=1)
     return result
 
 

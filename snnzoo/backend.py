@@ -159,7 +159,8 @@ def time_loop(step, state, inputs, unroll_max=None, first_step=None):
     backend = backend_name()
     if steps <= unroll_max or backend not in ("jax", "tensorflow"):
         outs = []
-        for t, x_t in enumerate(ops.unstack(inputs, num=steps, axis=1)):
+        slices = take_time_slices(inputs, steps)
+        for t, x_t in enumerate(slices or ops.unstack(inputs, num=steps, axis=1)):
             if t == 0 and first_step is not None:
                 state, y = first_step(x_t)
             else:
@@ -169,6 +170,28 @@ def time_loop(step, state, inputs, unroll_max=None, first_step=None):
             return state, tuple(_stack_time(list(o)) for o in zip(*outs))
         return state, _stack_time(outs)
     return _compiled_loop(step, state() if callable(state) else state, inputs, steps, backend)
+
+
+_TIME_SLICES = "_snnzoo_time_slices"
+
+
+def set_time_slices(tensor, slices):
+    """Offer ``slices`` (tensors equal to ``tensor[:, t]``, whose gradients their producer
+    combines itself) to the next :func:`time_loop` over ``tensor`` (torch tensors only).
+    The CSBP probes use it: their compiled loss returns x's time slices, and x's gradient is
+    then written in one pass (snnzoo.chaos.fused_torch). Undo with :func:`clear_time_slices`."""
+    setattr(tensor, _TIME_SLICES, tuple(slices))
+
+
+def clear_time_slices(tensor):
+    tensor.__dict__.pop(_TIME_SLICES, None)
+
+
+def take_time_slices(inputs, steps):
+    """The slices offered for ``inputs`` by :func:`set_time_slices` (and withdrawn: they serve
+    one loop), or None."""
+    slices = getattr(inputs, "__dict__", {}).pop(_TIME_SLICES, None)
+    return slices if slices is not None and len(slices) == steps else None
 
 
 def _stack_time(tensors):

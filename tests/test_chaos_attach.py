@@ -259,3 +259,31 @@ def test_attached_model_runs_its_forward_once_per_training_step():
     assert calls_in_second_step() == plain  # graph backends: 0 (traced once); torch eager: 1
     if keras.backend.backend() == "torch":
         assert plain == 1
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch compiled CPU path")
+def test_neurons_use_the_time_slices_of_the_compiled_loss(monkeypatch):
+    """Torch, CPU, large inputs: the loss's compiled kernel hands the spiking layers the time
+    slices of their input, so that one pass writes the input gradient. Same loss and weight
+    gradients as the eager path (which the neurons unstack themselves)."""
+    import snnzoo.backend
+    from snnzoo.chaos import fused_torch
+
+    taken = []
+    take = snnzoo.backend.take_time_slices
+    monkeypatch.setattr(snnzoo.backend, "take_time_slices",
+                        lambda inputs, steps: taken.append(take(inputs, steps)) or taken[-1])
+    x, y = _data()
+    model = _functional()
+    results = []
+    for threshold in (1, 1 << 40):  # compiled (slices), then eager
+        monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", threshold)
+        attach_chaos(model, ["lif1", "lif2"], z0=5.0)
+        del taken[:]
+        results.append(value_and_grads(_loss_with_added(model, x, y), model.trainable_variables))
+        assert sum(t is not None for t in taken) == (2 if threshold == 1 else 0)
+        detach_chaos(model)
+    (loss_c, grads_c), (loss_e, grads_e) = results
+    np.testing.assert_allclose(loss_c, loss_e, rtol=1e-6)
+    for a, b in zip(grads_c, grads_e):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

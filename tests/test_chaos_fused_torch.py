@@ -199,3 +199,63 @@ def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch):
     np.testing.assert_allclose(pc, pe, rtol=2e-6)
     np.testing.assert_allclose(zc, ze, rtol=2e-6)
     np.testing.assert_allclose(gc, ge, rtol=1e-5, atol=1e-12)
+
+
+@pytest.mark.parametrize("compiled_backward", [True, False], ids=["compiled", "eager-fallback"])
+def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backward, monkeypatch):
+    """``torch_entry(x, split_time=True)`` on the compiled CPU path also returns x's time slices
+    (equal to x[:, t]); with gradients flowing into them (a spiking layer's share), x's gradient
+    is their stack plus the chaotic loss's own, Eq. 4 written out in numpy: z/B · (σ(ū) − I0)/T
+    at every t. Slices nobody uses (zero gradient) leave the chaotic gradient alone."""
+    from snnzoo.chaos import fused_torch
+
+    monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", 1)
+    if not compiled_backward:  # the backward kernel fails to compile: eager stack + add
+        compile_fn = fused_torch._compiled_fn
+
+        def failing(fn):
+            if fn is fused_torch._stack_plus_kernel:
+                raise RuntimeError("no compiler")
+            return compile_fn(fn)
+
+        monkeypatch.setattr(fused_torch, "_compiled_fn", failing)
+    reg = ChaoticRegularizer(z0=4.0)
+    rng = np.random.default_rng(4)
+    b, steps = 4, 3
+    x_np = rng.normal(0.0, 2.0, size=(b, steps, 8, 8, 5)).astype(np.float32)
+    g_np = rng.normal(size=x_np.shape).astype(np.float32)
+    u = x_np.astype(np.float64).mean(axis=1)
+    chaos_grad = 4.0 / b * (1.0 / (1.0 + np.exp(-u)) - 0.65) / steps
+    want_loss = 4.0 / b * np.sum(np.logaddexp(0.0, u) - 0.65 * u)
+    for used in (True, False):
+        x = torch.tensor(x_np, requires_grad=True)
+        entry = reg.torch_entry(x, split_time=True)
+        assert isinstance(entry, fused_torch.Precomputed) and len(entry[1]) == steps
+        for t, piece in enumerate(entry[1]):
+            assert torch.equal(piece, x[:, t])
+        total, _ = reg.torch_batch_loss([entry])
+        if used:
+            torch.autograd.backward([total, *entry[1]], [None, *torch.tensor(g_np).unbind(1)])
+        else:
+            total.backward()
+        np.testing.assert_allclose(total.item(), want_loss, rtol=1e-5)
+        want = chaos_grad[:, None] + (g_np if used else 0.0)
+        np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(want, x_np.shape), rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_time_slices_offered_to_a_time_loop_serve_it_once():
+    from snnzoo.backend import clear_time_slices, set_time_slices, take_time_slices, time_loop
+
+    x = torch.arange(12.0).reshape(2, 3, 2)
+    slices = [x[:, t] * 10.0 for t in range(3)]  # stand-ins, to see which ones the loop uses
+    set_time_slices(x, slices)
+    assert take_time_slices(x, steps=2) is None  # wrong length: not used (and withdrawn)
+    set_time_slices(x, slices)
+    _, out = time_loop(lambda s, x_t: (s, x_t), (), x)
+    np.testing.assert_array_equal(out.numpy(), 10.0 * x.numpy())
+    _, out = time_loop(lambda s, x_t: (s, x_t), (), x)  # withdrawn: x's own slices
+    np.testing.assert_array_equal(out.numpy(), x.numpy())
+    set_time_slices(x, slices)
+    clear_time_slices(x)
+    assert take_time_slices(x, steps=3) is None

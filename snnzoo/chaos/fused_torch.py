@@ -124,11 +124,13 @@ def fused_chaotic_loss_batch(entries, z, i0, clamp, temperature, linear_from):
 #: Tensors at least this large (elements) take the compiled CPU path (below); smaller ones the
 #: multi-tensor eager path (compiling costs ~12 s once per process, worth it only for large layers).
 COMPILE_MIN_ELEMENTS = 1 << 20
-_compiled = {"kernel": None, "failed": False}
+_compiled = {}  # function -> its compiled version
+_compiler_broken = False
 
 
 class Precomputed(tuple):
-    """An entry whose loss was already computed at record time: ``(loss,)``."""
+    """An entry whose loss was already computed at record time: ``(loss, slices)``, ``slices``
+    the time slices of x returned with it (``split_time``) or None."""
 
 
 def _kernel(x, time_axis, scale, i0, linear_from):
@@ -142,53 +144,82 @@ def _kernel(x, time_axis, scale, i0, linear_from):
     return (torch.relu(a) + torch.log1p(e) - i0 * a).sum(), grad
 
 
-def _compiled_kernel():
-    if _compiled["kernel"] is None:
-        _compiled["kernel"] = torch.compile(_kernel, dynamic=True)
-    return _compiled["kernel"]
+def _stack_plus_kernel(slices, grad, coef, time_axis):
+    """stack(slices, time_axis) + coef · grad broadcast over time, written in one pass."""
+    g = grad * coef
+    return torch.stack([s + g for s in slices], dim=time_axis)
+
+
+def _compiled_fn(fn):
+    """``torch.compile(fn, dynamic=True)``, built once per process."""
+    if fn not in _compiled:
+        _compiled[fn] = torch.compile(fn, dynamic=True)
+    return _compiled[fn]
+
+
+def _stack_plus(slices, grad, coef, time_axis):
+    try:
+        return _compiled_fn(_stack_plus_kernel)(list(slices), grad, coef, time_axis)
+    except Exception:  # noqa: BLE001 - the compiler broke after the forward kernel worked
+        return torch.stack(slices, dim=time_axis).add_((grad * coef).unsqueeze(time_axis))
 
 
 class _CompiledChaoticLoss(torch.autograd.Function):
+    """L = z·f·Σℓ of one tensor x; with ``split`` also the time slices of x (views), so that
+    x's gradient is written once in backward: stack(∂/∂slices) + ∂L/∂x. A layer that consumes
+    the slices instead of unstacking x itself (the spiking neurons' time loop) then pays for the
+    chaotic loss's gradient only one read of σ − I0, not a second pass over its input gradient."""
+
     @staticmethod
-    def forward(ctx, x, z, time_axis, scale, factor, i0, linear_from):
-        total, grad = _compiled_kernel()(x, time_axis, scale, i0, linear_from)
+    def forward(ctx, x, z, time_axis, scale, factor, i0, linear_from, split):
+        total, grad = _compiled_fn(_kernel)(x, time_axis, scale, i0, linear_from)
         unscaled = total * factor
         ctx.save_for_backward(grad, z, unscaled)
         ctx.config = (time_axis, tuple(x.shape), factor * scale)
-        return unscaled * z
+        loss = unscaled * z
+        return (loss,) + x.unbind(time_axis) if split else loss
 
     @staticmethod
-    def backward(ctx, upstream):
+    def backward(ctx, upstream, *grad_slices):
         grad, z, unscaled = ctx.saved_tensors
         time_axis, shape, gain = ctx.config
         grad_x = grad_z = None
         if ctx.needs_input_grad[0]:
-            grad_x = grad * (upstream * z * gain)
-            if time_axis is not None:
-                grad_x = grad_x.unsqueeze(time_axis).expand(shape)
+            coef = upstream * z * gain
+            if grad_slices:
+                grad_x = _stack_plus(grad_slices, grad, coef, time_axis)
+            else:
+                grad_x = grad * coef
+                if time_axis is not None:
+                    grad_x = grad_x.unsqueeze(time_axis).expand(shape)
         if ctx.needs_input_grad[1]:
             grad_z = upstream * unscaled
-        return grad_x, grad_z, None, None, None, None, None
+        return grad_x, grad_z, None, None, None, None, None, None
 
 
-def compiled_chaotic_loss(x, time_axis, reduction, z, i0, clamp, temperature, linear_from):
-    """``Precomputed((L,))`` from one compiled CPU kernel (x read once, σ and ℓ from one
+def compiled_chaotic_loss(x, time_axis, reduction, z, i0, clamp, temperature, linear_from,
+                          split_time=False):
+    """``Precomputed((L, slices))`` from one compiled CPU kernel (x read once, σ and ℓ from one
     exponential), or None where it does not apply: not on CPU, smaller than
     COMPILE_MIN_ELEMENTS, a clamp, inside an outer torch.compile, or no working compiler (then
-    never tried again). Measured: all 18 ResNet-19 layers (T=2, B=32) 0.13 s forward + backward
-    on the 2-core CPU against 0.28 s for the eager multi-tensor path."""
-    if (_compiled["failed"] or clamp is not None or x.device.type != "cpu"
+    never tried again). ``split_time`` (and a time axis): ``slices`` = x unbound along it, to be
+    used in place of x's own time slices (see :class:`_CompiledChaoticLoss`); else None.
+    Measured: all 18 ResNet-19 layers (T=2, B=32) 0.13 s forward + backward on the 2-core CPU
+    against 0.28 s for the eager multi-tensor path (0.08 s with the slices used)."""
+    global _compiler_broken
+    if (_compiler_broken or clamp is not None or x.device.type != "cpu"
             or x.numel() < COMPILE_MIN_ELEMENTS or torch.compiler.is_compiling()):
         return None
     steps = x.shape[time_axis] if time_axis is not None else 1
     scale = 1.0 / (steps * temperature)
     factor = _reduction_factor(reduction, x.numel() // steps, x.dim() - (time_axis is not None),
                                x.shape[0 if time_axis != 0 else 1])
+    split = bool(split_time and time_axis is not None)
     z = _z_like(z, x)
     try:
-        loss = _CompiledChaoticLoss.apply(x, z, time_axis, scale, factor, float(i0),
-                                          float(linear_from))
+        out = _CompiledChaoticLoss.apply(x, z, time_axis, scale, factor, float(i0),
+                                         float(linear_from), split)
     except Exception:  # noqa: BLE001 - no C++ compiler, unsupported platform: eager path
-        _compiled["failed"] = True
+        _compiler_broken = True
         return None
-    return Precomputed((loss,))
+    return Precomputed((out[0], out[1:])) if split else Precomputed((out, None))

@@ -187,10 +187,12 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         return ops.cast(z, loss.dtype) * loss
 
     # -- torch fast paths: the loss of many tensors in one call --------------------------------
-    def torch_entry(self, x, z=None):
+    def torch_entry(self, x, z=None, split_time=False):
         """Torch backend: what :meth:`torch_batch_loss` needs of tensor ``x`` (its time sum and
         factors; on CPU, for a large x, its loss already computed by one compiled kernel), or
-        None where the fused paths do not apply (other backends, other dtypes)."""
+        None where the fused paths do not apply (other backends, other dtypes). ``split_time``:
+        a compiled entry also carries x's time slices (``entry[1]``, see
+        :func:`snnzoo.chaos.fused_torch.compiled_chaotic_loss`)."""
         if backend_name() != "torch":
             return None
         from snnzoo.chaos.fused_torch import chaos_entry, compiled_chaotic_loss, fused_ok
@@ -203,7 +205,7 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         if time_axis is not None and time_axis < 0:
             time_axis += x.dim()
         done = compiled_chaotic_loss(x, time_axis, self.reduction, self._z_value(z), self.i0,
-                                     self.clamp, self.temperature, LINEAR_FROM)
+                                     self.clamp, self.temperature, LINEAR_FROM, split_time)
         return done if done is not None else chaos_entry(x, time_axis, self.reduction)
 
     def _z_value(self, z=None):
