@@ -14,8 +14,10 @@ drifts of machine load cancel). Defaults: ResNet-19 (TET variant), T = 2, 32×32
 On torch it also times the chaotic loss alone (``--isolated-repeats``): forward and backward of
 the probes' summed loss on tensors of the probes' input shapes, with the gradients of the
 neurons' time slices flowing in as in the step, minus the same backward without the loss.
-``isolated_ratio`` = 1 + that time / the plain step time: an estimate of the overhead that does not suffer from the step-to-step noise of a shared
-machine (±10–15 % here), which the paired blocks need many repeats to average out.
+``isolated_ratio`` = 1 + that time / the plain step time: an estimate of the overhead that does
+not suffer from the step-to-step noise of a shared machine (±10–15 % here: mostly page faults,
+counted per step; ``--keep-memory`` removes most), which the paired blocks need many repeats to
+average out.
 """
 import argparse
 import json
