@@ -170,6 +170,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=5, help="timed steps per block")
     p.add_argument("--repeats", type=int, default=3, help="plain/chaos block pairs")
+    p.add_argument("--warmup-pairs", type=int, default=0,
+                   help="untimed plain/chaos block pairs first (until the process's memory stops "
+                        "growing: with --keep-memory a few pairs, see the page-fault counts)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--time-steps", type=int, default=2)
     p.add_argument("--image-size", type=int, default=32,
@@ -197,20 +200,23 @@ def main(argv=None):
     y = rng.integers(0, args.num_classes, args.batch_size)
     n_neurons = sum(isinstance(layer, BaseNeuron) for layer in model._flatten_layers())
 
-    def chaos_block():
+    def chaos_block(faults):
         attach_chaos(model, BaseNeuron, z0=10.0, form=args.form)
         assert len(chaos_probes(model)) == n_neurons
-        times = time_block(model, x, y, args.steps, chaos_faults)
+        times = time_block(model, x, y, args.steps, faults)
         detach_chaos(model)
         return times
 
+    for _ in range(args.warmup_pairs):
+        time_block(model, x, y, args.steps, [])
+        chaos_block([])
     plain, chaos, pair_ratios, plain_faults, chaos_faults = [], [], [], [], []
     for r in range(args.repeats):
         if r % 2 == 0:
             p_block = time_block(model, x, y, args.steps, plain_faults)
-            c_block = chaos_block()
+            c_block = chaos_block(chaos_faults)
         else:
-            c_block = chaos_block()
+            c_block = chaos_block(chaos_faults)
             p_block = time_block(model, x, y, args.steps, plain_faults)
         plain += p_block
         chaos += c_block
@@ -223,7 +229,7 @@ def main(argv=None):
 
     result = {
         "model": name, "backend": keras.backend.backend(), "device": _device_name(),
-        "jit_compile": args.jit, "keep_memory": kept,
+        "jit_compile": args.jit, "keep_memory": kept, "warmup_pairs": args.warmup_pairs,
         "batch_size": args.batch_size, "time_steps": args.time_steps, "input_shape": list(shape),
         "spiking_layers_with_chaos": n_neurons, "form": args.form,
         "timed_steps_each": len(plain),

@@ -223,19 +223,26 @@ def run_eval(args) -> int:
     return 0
 
 
-def main_eval(argv=None) -> int:
-    """``snnzoo eval`` as a stand-alone entry point; returns the exit code."""
-    parser = add_eval_arguments(argparse.ArgumentParser(
-        prog="snnzoo eval", description="Evaluate a zoo model on its real test set."))
+def run_command(parser, runner, argv=None) -> int:
+    """Parse ``argv`` with ``parser`` and call ``runner(args)``; a usage error returns 2, an
+    expected error (bad name, missing data, bad file) prints one ``snnzoo: error:`` line and
+    returns 1. The stand-alone entry points ``snnzoo eval`` / ``snnzoo predict`` use it."""
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
-        return run_eval(args)
+        return runner(args)
     except _EXPECTED_ERRORS as err:
         print(f"snnzoo: error: {one_line_error(err)}", file=sys.stderr)
         return 1
+
+
+def main_eval(argv=None) -> int:
+    """``snnzoo eval`` as a stand-alone entry point; returns the exit code."""
+    parser = add_eval_arguments(argparse.ArgumentParser(
+        prog="snnzoo eval", description="Evaluate a zoo model on its real test set."))
+    return run_command(parser, run_eval, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -287,19 +287,11 @@ def run_predict(args) -> int:
 
 def main_predict(argv=None) -> int:
     """``snnzoo predict`` as a stand-alone entry point; returns the exit code."""
-    from snnzoo.evaluate import _EXPECTED_ERRORS, one_line_error
+    from snnzoo.evaluate import run_command
 
     parser = add_predict_arguments(argparse.ArgumentParser(
         prog="snnzoo predict", description="Classify images or event recordings with a zoo model."))
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
-    try:
-        return run_predict(args)
-    except _EXPECTED_ERRORS as err:
-        print(f"snnzoo: error: {one_line_error(err)}", file=sys.stderr)
-        return 1
+    return run_command(parser, run_predict, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

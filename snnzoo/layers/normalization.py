@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from snnzoo.backend import batch_norm_grad, custom_gradient
+from snnzoo.layers.time import check_sequence
 
 
 def _normalize_with_batch_stats(epsilon, has_gamma, has_beta):
@@ -68,14 +69,6 @@ def _bn_call(layer, inputs, training, mask):
     return keras.layers.BatchNormalization.call(layer, inputs, training=training, mask=mask)
 
 
-def _check_sequence(layer, shape):
-    if len(shape) < 3 or shape[1] is None:
-        raise ValueError(
-            f"{type(layer).__name__} expects [batch, time, ...features, channels] with a static "
-            f"time axis, got shape {tuple(shape)}"
-        )
-
-
 @keras.saving.register_keras_serializable(package="snnzoo")
 class TDBatchNorm(keras.layers.BatchNormalization):
     """Threshold-dependent BN (Zheng et al., AAAI 2021, Eq. 7–8):
@@ -93,7 +86,7 @@ class TDBatchNorm(keras.layers.BatchNormalization):
         super().__init__(axis=-1, momentum=momentum, epsilon=epsilon, **kwargs)
 
     def build(self, input_shape):
-        _check_sequence(self, input_shape)
+        check_sequence(self, input_shape, "...features, channels")
         super().build(input_shape)
         self._normalize = _normalize_with_batch_stats(self.epsilon, self.scale, self.center)
 
@@ -120,7 +113,7 @@ class TEBN(keras.layers.BatchNormalization):
         super().__init__(axis=-1, momentum=momentum, epsilon=epsilon, **kwargs)
 
     def build(self, input_shape):
-        _check_sequence(self, input_shape)
+        check_sequence(self, input_shape, "...features, channels")
         if input_shape[1] != self.time_steps:
             raise ValueError(
                 f"TEBN(time_steps={self.time_steps}) got {input_shape[1]} time steps in input "

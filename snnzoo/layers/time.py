@@ -5,10 +5,11 @@ from keras import ops
 from snnzoo.backend import call_on_frames
 
 
-def _check_sequence(layer, shape):
+def check_sequence(layer, shape, layout="...features"):
+    """Raise one clear error unless ``shape`` is [batch, time, {layout}] with a static time axis."""
     if len(shape) < 3 or shape[1] is None:
         raise ValueError(
-            f"{type(layer).__name__} expects a sequence [batch, time, ...features] with a static "
+            f"{type(layer).__name__} expects a sequence [batch, time, {layout}] with a static "
             f"time axis, got shape {tuple(shape)}"
         )
 
@@ -29,7 +30,7 @@ class TimeFold(keras.layers.Layer):
         self.layer = layer
 
     def build(self, input_shape):
-        _check_sequence(self, input_shape)
+        check_sequence(self, input_shape)
         if not self.layer.built:  # a deserialised inner layer arrives already built
             self.layer.build((None,) + tuple(input_shape[2:]))
         super().build(input_shape)
@@ -86,7 +87,7 @@ class MeanOverTime(keras.layers.Layer):
     """Rate readout: mean over the time axis, [B, T, ...] → [B, ...]."""
 
     def build(self, input_shape):
-        _check_sequence(self, input_shape)
+        check_sequence(self, input_shape)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
