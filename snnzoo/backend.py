@@ -190,7 +190,14 @@ def clear_time_slices(tensor):
 def take_time_slices(inputs, steps):
     """The slices offered for ``inputs`` by :func:`set_time_slices` (and withdrawn: they serve
     one loop), or None."""
-    slices = getattr(inputs, "__dict__", {}).pop(_TIME_SLICES, None)
+    if backend_name() != "torch":
+        return None
+    import torch
+
+    if torch.compiler.is_compiling():  # never offered there (the compiled loss is eager-only)
+        return None
+    attributes = getattr(inputs, "__dict__", None)
+    slices = attributes.pop(_TIME_SLICES, None) if attributes is not None else None
     return slices if slices is not None and len(slices) == steps else None
 
 
