@@ -88,10 +88,11 @@ def keep_freed_memory():
         (m_trim_threshold, 2**31 - 1), (m_top_pad, 256 << 20), (m_mmap_threshold, 32 << 20)))
 
 
-def time_block(model, x, y, steps, faults):
-    """Seconds per step of ``steps`` training steps after one untimed warm-up step (traces /
+def time_block(model, x, y, steps, faults, warmup=1):
+    """Seconds per step of ``steps`` training steps after ``warmup`` untimed steps (traces /
     compiles after attach or detach); the page faults of each step are appended to ``faults``."""
-    model.train_on_batch(x, y)
+    for _ in range(warmup):
+        model.train_on_batch(x, y)
     times = []
     for _ in range(steps):
         f0 = _page_faults()
@@ -170,6 +171,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=5, help="timed steps per block")
     p.add_argument("--repeats", type=int, default=3, help="plain/chaos block pairs")
+    p.add_argument("--block-warmup", type=int, default=1,
+                   help="untimed steps at the start of each block (0 is fine for torch eager, "
+                        "which traces nothing after attach/detach: then --steps 1 alternates "
+                        "plain and chaos step by step)")
     p.add_argument("--warmup-pairs", type=int, default=0,
                    help="untimed plain/chaos block pairs first (until the process's memory stops "
                         "growing: with --keep-memory a few pairs, see the page-fault counts)")
@@ -203,7 +208,7 @@ def main(argv=None):
     def chaos_block(faults):
         attach_chaos(model, BaseNeuron, z0=10.0, form=args.form)
         assert len(chaos_probes(model)) == n_neurons
-        times = time_block(model, x, y, args.steps, faults)
+        times = time_block(model, x, y, args.steps, faults, args.block_warmup)
         detach_chaos(model)
         return times
 
@@ -213,11 +218,11 @@ def main(argv=None):
     plain, chaos, pair_ratios, plain_faults, chaos_faults = [], [], [], [], []
     for r in range(args.repeats):
         if r % 2 == 0:
-            p_block = time_block(model, x, y, args.steps, plain_faults)
+            p_block = time_block(model, x, y, args.steps, plain_faults, args.block_warmup)
             c_block = chaos_block(chaos_faults)
         else:
             c_block = chaos_block(chaos_faults)
-            p_block = time_block(model, x, y, args.steps, plain_faults)
+            p_block = time_block(model, x, y, args.steps, plain_faults, args.block_warmup)
         plain += p_block
         chaos += c_block
         pair_ratios.append(statistics.median(c_block) / statistics.median(p_block))
@@ -230,6 +235,7 @@ def main(argv=None):
     result = {
         "model": name, "backend": keras.backend.backend(), "device": _device_name(),
         "jit_compile": args.jit, "keep_memory": kept, "warmup_pairs": args.warmup_pairs,
+        "block_warmup": args.block_warmup,
         "batch_size": args.batch_size, "time_steps": args.time_steps, "input_shape": list(shape),
         "spiking_layers_with_chaos": n_neurons, "form": args.form,
         "timed_steps_each": len(plain),
