@@ -172,33 +172,30 @@ def time_loop(step, state, inputs, unroll_max=None, first_step=None):
     return _compiled_loop(step, state() if callable(state) else state, inputs, steps, backend)
 
 
-_TIME_SLICES = "_snnzoo_time_slices"
+#: Time slices offered to the next time loop over a tensor: id(tensor) -> (tensor, slices).
+#: Empty except inside a wrapped layer call, so the loop's check costs one dict test.
+_OFFERED_SLICES = {}
 
 
 def set_time_slices(tensor, slices):
     """Offer ``slices`` (tensors equal to ``tensor[:, t]``, whose gradients their producer
-    combines itself) to the next :func:`time_loop` over ``tensor`` (torch tensors only).
-    The CSBP probes use it: their compiled loss returns x's time slices, and x's gradient is
-    then written in one pass (snnzoo.chaos.fused_torch). Undo with :func:`clear_time_slices`."""
-    setattr(tensor, _TIME_SLICES, tuple(slices))
+    combines itself) to the next :func:`time_loop` over ``tensor``. The CSBP probes use it:
+    their compiled loss returns x's time slices, and x's gradient is then written in one pass
+    (snnzoo.chaos.fused_torch). Undo with :func:`clear_time_slices`."""
+    _OFFERED_SLICES[id(tensor)] = (tensor, tuple(slices))
 
 
 def clear_time_slices(tensor):
-    tensor.__dict__.pop(_TIME_SLICES, None)
+    _OFFERED_SLICES.pop(id(tensor), None)
 
 
 def take_time_slices(inputs, steps):
     """The slices offered for ``inputs`` by :func:`set_time_slices` (and withdrawn: they serve
     one loop), or None."""
-    if backend_name() != "torch":
+    if not _OFFERED_SLICES:  # nothing offered: the usual case, and always under torch.compile
         return None
-    import torch
-
-    if torch.compiler.is_compiling():  # never offered there (the compiled loss is eager-only)
-        return None
-    attributes = getattr(inputs, "__dict__", None)
-    slices = attributes.pop(_TIME_SLICES, None) if attributes is not None else None
-    return slices if slices is not None and len(slices) == steps else None
+    offered = _OFFERED_SLICES.pop(id(inputs), None)
+    return offered[1] if offered is not None and len(offered[1]) == steps else None
 
 
 def _stack_time(tensors):
