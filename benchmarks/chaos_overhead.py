@@ -11,6 +11,12 @@ untimed warm-up step. Reported: median seconds per step of each, their ratio, an
 a bootstrap 95 % interval of the per-pair ratios (block medians of neighbouring blocks, so slow
 drifts of machine load cancel). Defaults: ResNet-19 (TET variant), T = 2, 32×32×3, batch 32, SGD.
 
+``--idle-arm`` adds a control arm to every repeat: the probes attached (wrapped calls, probe
+layers and variables, attach/detach before and after, the train function rebuilt) but recording
+nothing. Its ratio to the plain arm is what the harness alone costs or biases; the chaos arm's
+ratio to it is the cost of the loss itself. The order of the three arms cycles through all six
+permutations.
+
 On torch it also times the chaotic loss alone (``--isolated-repeats``): forward and backward of
 the probes' summed loss on tensors of the probes' input shapes, with the gradients of the
 neurons' time slices flowing in as in the step, minus the same backward without the loss.
@@ -20,6 +26,7 @@ counted per step; ``--keep-memory`` removes most), which the paired blocks need 
 average out.
 """
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -86,6 +93,18 @@ def keep_freed_memory():
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
     return all(libc.mallopt(option, value) == 1 for option, value in (
         (m_trim_threshold, 2**31 - 1), (m_top_pad, 256 << 20), (m_mmap_threshold, 32 << 20)))
+
+
+def bootstrap_median_ci(values, draws=2000, seed=1):
+    """Bootstrap 95 % interval of the median of ``values``."""
+    boot = np.random.default_rng(seed)
+    medians = sorted(float(np.median(boot.choice(values, len(values)))) for _ in range(draws))
+    return [medians[int(0.025 * draws) - 1], medians[int(0.975 * draws) - 1]]
+
+
+def _idle_observe(inputs, training, split_time=False):
+    """A probe's ``observe`` that records nothing (the ``--idle-arm`` control)."""
+    return None
 
 
 def time_block(model, x, y, steps, faults, warmup=1):
@@ -188,6 +207,8 @@ def main(argv=None):
     p.add_argument("--jit", action="store_true", help="compile(jit_compile=True)")
     p.add_argument("--isolated-repeats", type=int, default=20,
                    help="torch: also time the chaotic loss alone this many times (0 = skip)")
+    p.add_argument("--idle-arm", action="store_true",
+                   help="add a control arm: probes attached but recording nothing (module doc)")
     p.add_argument("--keep-memory", action="store_true",
                    help="glibc: keep freed memory in the process (see keep_freed_memory), for both "
                         "the plain and the chaos steps")
@@ -205,32 +226,47 @@ def main(argv=None):
     y = rng.integers(0, args.num_classes, args.batch_size)
     n_neurons = sum(isinstance(layer, BaseNeuron) for layer in model._flatten_layers())
 
-    def chaos_block(faults):
+    def chaos_block(faults, idle=False):
         attach_chaos(model, BaseNeuron, z0=10.0, form=args.form)
-        assert len(chaos_probes(model)) == n_neurons
+        probes = chaos_probes(model)
+        assert len(probes) == n_neurons
+        if idle:  # the control arm: attached probes that record nothing
+            for probe in probes:
+                probe.observe = _idle_observe
         times = time_block(model, x, y, args.steps, faults, args.block_warmup)
         detach_chaos(model)
         return times
 
+    arms = {"plain": lambda faults: time_block(model, x, y, args.steps, faults, args.block_warmup),
+            "chaos": chaos_block}
+    if args.idle_arm:
+        arms["idle"] = lambda faults: chaos_block(faults, idle=True)
+    orders = list(itertools.permutations(arms)) if args.idle_arm else [("plain", "chaos"),
+                                                                      ("chaos", "plain")]
     for _ in range(args.warmup_pairs):
         time_block(model, x, y, args.steps, [])
         chaos_block([])
-    plain, chaos, pair_ratios, plain_faults, chaos_faults = [], [], [], [], []
+    times = {arm: [] for arm in arms}
+    faults = {arm: [] for arm in arms}
+    ratios = {arm: [] for arm in arms if arm != "plain"}
+    if args.idle_arm:
+        ratios["chaos_to_idle"] = []
     for r in range(args.repeats):
-        if r % 2 == 0:
-            p_block = time_block(model, x, y, args.steps, plain_faults, args.block_warmup)
-            c_block = chaos_block(chaos_faults)
-        else:
-            c_block = chaos_block(chaos_faults)
-            p_block = time_block(model, x, y, args.steps, plain_faults, args.block_warmup)
-        plain += p_block
-        chaos += c_block
-        pair_ratios.append(statistics.median(c_block) / statistics.median(p_block))
-        print(f"pair {r + 1}/{args.repeats}: plain {statistics.median(p_block):.4f} s/step, "
-              f"chaos {statistics.median(c_block):.4f} s/step, ratio {pair_ratios[-1]:.4f}", flush=True)
-    boot = np.random.default_rng(1)
-    medians = sorted(float(np.median(boot.choice(pair_ratios, len(pair_ratios))))
-                     for _ in range(2000))
+        block = {arm: arms[arm](faults[arm]) for arm in orders[r % len(orders)]}
+        for arm in arms:
+            times[arm] += block[arm]
+        line = [f"plain {statistics.median(block['plain']):.4f} s/step"]
+        for arm in arms:
+            if arm == "plain":
+                continue
+            ratios[arm].append(statistics.median(block[arm]) / statistics.median(block["plain"]))
+            line.append(f"{arm} {statistics.median(block[arm]):.4f} s/step, ratio {ratios[arm][-1]:.4f}")
+        if args.idle_arm:
+            ratios["chaos_to_idle"].append(
+                statistics.median(block["chaos"]) / statistics.median(block["idle"]))
+        print(f"pair {r + 1}/{args.repeats}: " + ", ".join(line), flush=True)
+    plain, chaos, pair_ratios = times["plain"], times["chaos"], ratios["chaos"]
+    plain_faults, chaos_faults = faults["plain"], faults["chaos"]
 
     result = {
         "model": name, "backend": keras.backend.backend(), "device": _device_name(),
@@ -243,8 +279,18 @@ def main(argv=None):
         "ratio": statistics.median(chaos) / statistics.median(plain),
         "pair_ratios": pair_ratios,
         "pair_ratio_median": statistics.median(pair_ratios),
-        "pair_ratio_95ci": [medians[49], medians[1949]],
+        "pair_ratio_95ci": bootstrap_median_ci(pair_ratios),
     }
+    if args.idle_arm:
+        result.update({
+            "idle_s_per_step": statistics.median(times["idle"]),
+            "idle_pair_ratios": ratios["idle"],
+            "idle_pair_ratio_median": statistics.median(ratios["idle"]),
+            "idle_pair_ratio_95ci": bootstrap_median_ci(ratios["idle"]),
+            "chaos_to_idle_pair_ratios": ratios["chaos_to_idle"],
+            "chaos_to_idle_ratio_median": statistics.median(ratios["chaos_to_idle"]),
+            "chaos_to_idle_ratio_95ci": bootstrap_median_ci(ratios["chaos_to_idle"]),
+        })
     if plain_faults:
         result["page_faults_per_step_median"] = {"plain": statistics.median(plain_faults),
                                                  "chaos": statistics.median(chaos_faults)}
@@ -257,8 +303,8 @@ def main(argv=None):
     print(json.dumps(result, indent=1))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(result | {"plain_all": plain, "chaos_all": chaos, "plain_faults_all": plain_faults,
-                                "chaos_faults_all": chaos_faults}, f, indent=1)
+            json.dump(result | {f"{arm}_all": times[arm] for arm in arms}
+                      | {f"{arm}_faults_all": faults[arm] for arm in arms}, f, indent=1)
     return result
 
 

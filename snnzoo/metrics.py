@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from snnzoo.layers.find import find_layers
 from snnzoo.layers.neurons import BaseNeuron
 
 __all__ = ["FiringRateProbe", "firing_rates", "neuron_layers"]
@@ -37,13 +38,7 @@ def _rate_layer_types():
 
 def neuron_layers(model):
     """Every spiking layer of ``model`` (recursively), in the order Keras lists them."""
-    types = _rate_layer_types()
-    found, seen = [], set()
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, types) and id(layer) not in seen:
-            seen.add(id(layer))
-            found.append(layer)
-    return found
+    return find_layers(model, _rate_layer_types())
 
 
 def _spikes(output):

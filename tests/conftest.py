@@ -43,3 +43,15 @@ def pytest_collection_modifyitems(config, items):
         if (item.originalname in _JAX_EAGER_SKIP and callspec is not None
                 and callspec.params.get("jit") is False):
             item.add_marker(pytest.mark.skip(reason="eager JAX is slow; jit variant runs on JAX"))
+
+
+@pytest.fixture
+def fresh_compiled_layouts():
+    """Torch: the chaotic loss's compiled CPU kernels start with no layout compiled, so a test
+    that needs the compiled path is not sent to the eager one by the layouts earlier tests
+    compiled (snnzoo.chaos.fused_torch.STATIC_LAYOUTS_MAX)."""
+    from snnzoo.chaos import fused_torch
+
+    fused_torch.forget_compiled_layouts()
+    yield
+    fused_torch.forget_compiled_layouts()

@@ -262,7 +262,7 @@ def test_attached_model_runs_its_forward_once_per_training_step():
 
 
 @pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch compiled CPU path")
-def test_neurons_use_the_time_slices_of_the_compiled_loss(monkeypatch):
+def test_neurons_use_the_time_slices_of_the_compiled_loss(monkeypatch, fresh_compiled_layouts):
     """Torch, CPU, large inputs: the loss's compiled kernel hands the spiking layers the time
     slices of their input, so that one pass writes the input gradient. Same loss and weight
     gradients as the eager path (which the neurons unstack themselves)."""

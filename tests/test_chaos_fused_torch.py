@@ -173,7 +173,7 @@ def test_one_batch_call_equals_the_single_losses(config):
                                                           "temperature": 3.0, "time_axis": -1},
                                     {"form": "code", "clamp": False}],
                          ids=["paper", "mean-temp3-lastaxis", "code-noclamp"])
-def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch):
+def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch, fresh_compiled_layouts):
     """Large CPU tensors take one compiled kernel (fused_torch.compiled_chaotic_loss): same value,
     gradient and z-gradient as the eager multi-tensor path, also for ±inf and huge inputs."""
     from snnzoo.chaos import fused_torch
@@ -202,7 +202,8 @@ def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch):
 
 
 @pytest.mark.parametrize("compiled_backward", [True, False], ids=["compiled", "eager-fallback"])
-def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backward, monkeypatch):
+def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backward, monkeypatch,
+                                                               fresh_compiled_layouts):
     """``torch_entry(x, split_time=True)`` on the compiled CPU path also returns x's time slices
     (equal to x[:, t]); with gradients flowing into them (a spiking layer's share), x's gradient
     is their stack plus the chaotic loss's own, Eq. 4 written out in numpy: z/B · (σ(ū) − I0)/T
@@ -213,10 +214,10 @@ def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backwar
     if not compiled_backward:  # the backward kernel fails to compile: eager stack + add
         compile_fn = fused_torch._compiled_fn
 
-        def failing(fn):
+        def failing(fn, layout):
             if fn is fused_torch._stack_plus_kernel:
                 raise RuntimeError("no compiler")
-            return compile_fn(fn)
+            return compile_fn(fn, layout)
 
         monkeypatch.setattr(fused_torch, "_compiled_fn", failing)
     reg = ChaoticRegularizer(z0=4.0)
@@ -242,6 +243,25 @@ def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backwar
         want = chaos_grad[:, None] + (g_np if used else 0.0)
         np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(want, x_np.shape), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_layouts_beyond_the_static_limit_take_the_eager_path(monkeypatch, fresh_compiled_layouts):
+    """Each input layout compiles its own static kernel; once STATIC_LAYOUTS_MAX layouts were
+    compiled, a new one takes the eager multi-tensor path (same value), compiled ones stay."""
+    from snnzoo.chaos import fused_torch
+
+    monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(fused_torch, "STATIC_LAYOUTS_MAX", 1)
+    reg = ChaoticRegularizer(z0=3.0)
+    rng = np.random.default_rng(5)
+    first, second = (torch.tensor(rng.normal(size=shape).astype(np.float32))
+                     for shape in ((3, 2, 4, 5), (3, 2, 5, 4)))
+    kinds = [isinstance(reg.torch_entry(x), fused_torch.Precomputed) for x in (first, second, first)]
+    assert kinds == [True, False, True]
+    for x in (first, second):
+        u = x.numpy().astype(np.float64).mean(axis=1)
+        want = 3.0 / 3 * np.sum(np.logaddexp(0.0, u) - 0.65 * u)
+        np.testing.assert_allclose(float(reg(x)), want, rtol=1e-5)
 
 
 def test_time_slices_offered_to_a_time_loop_serve_it_once():

@@ -144,33 +144,31 @@ def _sn_keys(p, shape):
     return {f"{p}.weight_w": shape, f"{p}.weight_g": (), f"{p}.weight_u": (rows,), f"{p}.weight_v": (cols,)}
 
 
-def test_converter_fc_matches_torch_reference():
-    rng = np.random.default_rng(0)
-    h, T = 24, 5
-    shapes = {"network_x.fc.weight": (h, 784), "network_x.fc.bias": (h,), **_bn_keys("network_x.bn", h),
-              **_sn_keys("network_s.fc", (h, h)), "classifier.weight": (10, h), "classifier.bias": (10,)}
+def _check_converted_against_torch(kind, shapes, model, image_batch, T, seed):
+    """Convert a random state dict of ``shapes`` into ``model``; its logits must match the torch
+    re-implementation of the authors' forward pass."""
+    rng = np.random.default_rng(seed)
     sd = _random_state_dict(shapes, rng)
-    model = fsnn.fsnn_fc(hidden=h, time_steps=T, leak=0.95)
     convert(_as_checkpoint(sd, rng), model)
-    x = rng.uniform(0, 1, (4, 28, 28, 1)).astype("float32")
+    x = rng.uniform(0, 1, (image_batch, 28, 28, 1)).astype("float32")
     got = keras.ops.convert_to_numpy(model(x, training=False))
-    ref = _torch_reference(sd, x, T, 0.95, kind="fc")
+    ref = _torch_reference(sd, x, T, 0.95, kind=kind)
     assert np.abs(got - ref).max() < 1e-3 * max(1.0, np.abs(ref).max())
 
 
+def test_converter_fc_matches_torch_reference():
+    h, T = 24, 5
+    shapes = {"network_x.fc.weight": (h, 784), "network_x.fc.bias": (h,), **_bn_keys("network_x.bn", h),
+              **_sn_keys("network_s.fc", (h, h)), "classifier.weight": (10, h), "classifier.bias": (10,)}
+    _check_converted_against_torch("fc", shapes, fsnn.fsnn_fc(hidden=h, time_steps=T, leak=0.95), 4, T, 0)
+
+
 def test_converter_conv_matches_torch_reference():
-    rng = np.random.default_rng(1)
     c, T = 6, 6
     shapes = {"network_x.conv.weight": (c, 1, 5, 5), "network_x.conv.bias": (c,), **_bn_keys("network_x.bn", c),
               **_sn_keys("network_s.conv", (c, c, 5, 5)), "classifier.weight": (10, c * 14 * 14),
               "classifier.bias": (10,)}
-    sd = _random_state_dict(shapes, rng)
-    model = fsnn.fsnn_conv(filters=c, time_steps=T, leak=0.95)
-    convert(_as_checkpoint(sd, rng), model)
-    x = rng.uniform(0, 1, (3, 28, 28, 1)).astype("float32")
-    got = keras.ops.convert_to_numpy(model(x, training=False))
-    ref = _torch_reference(sd, x, T, 0.95, kind="conv")
-    assert np.abs(got - ref).max() < 1e-3 * max(1.0, np.abs(ref).max())
+    _check_converted_against_torch("conv", shapes, fsnn.fsnn_conv(filters=c, time_steps=T, leak=0.95), 3, T, 1)
 
 
 def test_converter_alexnet_f_matches_torch_reference():

@@ -19,6 +19,7 @@ from keras import ops
 
 from snnzoo.backend import backend_name, clear_time_slices, set_time_slices
 from snnzoo.chaos.regularizer import ChaoticRegularizer
+from snnzoo.layers.find import find_layers
 
 try:  # not exported by keras 3; needed to tell JAX's stateless train step from eager/compiled calls
     from keras.src.backend.common.stateless_scope import in_stateless_scope
@@ -388,12 +389,7 @@ def detach_chaos(model):
 
 def chaos_probes(model):
     """All :class:`ChaosProbe` layers of ``model`` (attached or inserted by hand)."""
-    probes, seen = [], set()
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        if isinstance(layer, ChaosProbe) and id(layer) not in seen:
-            seen.add(id(layer))
-            probes.append(layer)
-    return probes
+    return find_layers(model, ChaosProbe, include_self=True)
 
 
 def chaotic_regularizers(model):
