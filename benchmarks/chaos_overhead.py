@@ -295,6 +295,11 @@ def main(argv=None):
         result["page_faults_per_step_median"] = {"plain": statistics.median(plain_faults),
                                                  "chaos": statistics.median(chaos_faults)}
         result["page_faults_per_step_max"] = {"plain": max(plain_faults), "chaos": max(chaos_faults)}
+    if keras.backend.backend() == "torch":
+        from snnzoo.chaos import fused_torch
+
+        # the input layouts (shapes, strides) the loss's static CPU kernels were compiled for
+        result["compiled_loss_layouts"] = len(fused_torch._layouts.get(fused_torch._kernel, ()))
     if args.isolated_repeats and keras.backend.backend() == "torch":
         iso, shapes = time_isolated(model, x, args.form, args.isolated_repeats)
         result["isolated_chaos_s_per_step"] = iso

@@ -358,6 +358,7 @@ def _wrap_call(original, probe, where, neuron=False):
             # a spiking neuron's time loop takes the slices the loss returned: its input
             # gradient and the loss's are then written in one pass (fused_torch); measured on
             # the 18 ResNet-19 layers (T=2, B=32, CPU): 0.13-0.15 -> 0.10 s per step for the loss
+            # with dynamic-shape kernels (0.072 s with the static-shape ones that replaced them)
             set_time_slices(tensor, slices)
             try:
                 return original(*args, **kwargs)
