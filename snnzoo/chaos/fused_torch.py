@@ -179,8 +179,12 @@ def _compiled_fn(fn, layout):
 def forget_compiled_layouts():
     """Forget the layouts compiled so far (and dynamo's compiled versions of the kernels), e.g.
     between tests: the next STATIC_LAYOUTS_MAX layouts compile again."""
+    reset_code = getattr(torch._dynamo, "reset_code", None)
     for fn in _layouts:
-        torch._dynamo.reset_code(fn.__code__)
+        if reset_code is not None:
+            reset_code(fn.__code__)
+    if reset_code is None and _layouts:  # pragma: no cover - older/newer torch: forget all
+        torch._dynamo.reset()
     _layouts.clear()
 
 
