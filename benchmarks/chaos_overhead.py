@@ -38,6 +38,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from snnzoo.chaos import attach_chaos, chaos_probes, detach_chaos  # noqa: E402
+from snnzoo.layers.find import find_layers  # noqa: E402
 from snnzoo.layers.neurons import BaseNeuron  # noqa: E402
 
 
@@ -125,7 +126,7 @@ def time_block(model, x, y, steps, faults, warmup=1):
 
 def neuron_input_shapes(model, x):
     """Shapes of the tensors the probes see: the input of every BaseNeuron in one forward pass."""
-    shapes, layers = [], [lay for lay in model._flatten_layers() if isinstance(lay, BaseNeuron)]
+    shapes, layers = [], find_layers(model, BaseNeuron)
     for layer in layers:
         def recording(*a, _original=layer.call, **k):
             shapes.append(tuple(int(d) for d in a[0].shape))
@@ -224,7 +225,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     x = rng.random((args.batch_size,) + shape).astype("float32")
     y = rng.integers(0, args.num_classes, args.batch_size)
-    n_neurons = sum(isinstance(layer, BaseNeuron) for layer in model._flatten_layers())
+    n_neurons = len(find_layers(model, BaseNeuron))
 
     def chaos_block(faults, idle=False):
         attach_chaos(model, BaseNeuron, z0=10.0, form=args.form)

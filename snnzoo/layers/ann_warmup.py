@@ -17,6 +17,8 @@ step the authors run during warm-up (time-folded BN statistics are the same too)
 import keras
 from keras import ops
 
+from snnzoo.layers.find import find_layers
+
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class WarmupSwitch(keras.layers.Layer):
@@ -55,7 +57,7 @@ class WarmupSwitch(keras.layers.Layer):
 
 
 def _switches(model):
-    return [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, WarmupSwitch)]
+    return find_layers(model, WarmupSwitch)
 
 
 def set_ann_mode(model, on):
