@@ -2,13 +2,16 @@
 
 The spike is ``S = Θ(x)`` with ``x = H − V_th`` (``Θ(0) = 1``), so spikes are exactly 0.0/1.0.
 In the backward pass ``∂S/∂x`` is replaced by the derivative ``g'(x)`` of a smooth surrogate
-``g``. Parameters follow SpikingJelly's definitions (``spikingjelly.activation_based.surrogate``)
-so that numbers carry over from papers trained with it.
+``g``. Every surrogate with a SpikingJelly namesake (``ATan``, ``Sigmoid``, ``PiecewiseQuadratic``,
+``Erf``, ``SuperSpike``, and ``Rectangle`` = SpikingJelly's ``Rect``) takes SpikingJelly's parameter
+name, default and formula (``spikingjelly.activation_based.surrogate``, 2.0), so that numbers carry
+over from papers trained with it. ``Triangle`` (TET's ZIF) and ``FastSigmoid`` have no namesake.
 
 Use a surrogate by name (``"atan"``), by config (``{"class_name": "ATan", "config": {"alpha":
 3.0}}``) or as an instance; :func:`get` resolves all three.
 """
 import math
+import warnings
 
 from keras import ops
 
@@ -117,22 +120,37 @@ class Triangle(Surrogate):
 
 
 class Rectangle(Surrogate):
-    """Rectangular surrogate (STBP, Wu et al., Front. Neurosci. 2018, Eq. 8 with ``a`` = width;
-    SpikingJelly ``Rect``).
+    """Rectangular surrogate (SpikingJelly ``Rect``; STBP, Wu et al., Front. Neurosci. 2018, Eq. 8
+    with window width ``a = 1/α``).
 
-    g'(x) = 1/w where |x| < w/2, else 0.
+    g'(x) = α where |x| < 0.5/α, else 0   (g(x) = clip(α·x + 0.5, 0, 1)).
+
+    Args:
+        alpha: height of the window (its width is ``1/alpha``); ``> 0``. SpikingJelly's
+            parameter and default (``Rect(alpha=1.0)``).
+        width: deprecated spelling of the same window as a width: ``Rectangle(width=w)`` is
+            ``Rectangle(alpha=1/w)``. Old configs ``{"width": w}`` still load.
     """
 
-    def __init__(self, width=1.0):
-        self.width = _positive("width", width)
+    def __init__(self, alpha=1.0, width=None):
+        if width is not None:
+            if alpha != 1.0:
+                raise ValueError("Rectangle takes alpha (window height 1/width) or the deprecated "
+                                 f"width, not both (got alpha={alpha}, width={width})")
+            width = _positive("width", width)
+            warnings.warn(f"Rectangle(width={width}) is deprecated: use Rectangle(alpha={1.0 / width!r}) "
+                          "(SpikingJelly's Rect parameter, alpha = 1/width)", DeprecationWarning,
+                          stacklevel=2)
+            alpha = 1.0 / width
+        self.alpha = _positive("alpha", alpha)
         super().__init__()
 
     def derivative(self, x):
-        inside = ops.cast(ops.less(ops.abs(x), self.width / 2.0), x.dtype)
-        return inside / self.width
+        inside = ops.cast(ops.less(ops.abs(x), 0.5 / self.alpha), x.dtype)
+        return self.alpha * inside
 
     def get_config(self):
-        return {"width": self.width}
+        return {"alpha": self.alpha}
 
 
 class PiecewiseQuadratic(Surrogate):
@@ -153,21 +171,76 @@ class PiecewiseQuadratic(Surrogate):
 
 
 class SuperSpike(Surrogate):
-    """SuperSpike fast-sigmoid surrogate (Zenke & Ganguli, Neural Comput. 2018, Eq. 6; SpikingJelly
-    ``SuperSpike``).
+    """SuperSpike surrogate as SpikingJelly defines it (SpikingJelly ``SuperSpike``; after Zenke &
+    Ganguli, Neural Comput. 2018).
 
-    g'(x) = 1 / (β·|x| + 1)².
+    g'(x) = α / (|x| + 1)².
+
+    ``alpha`` scales the height only (peak α at the threshold). The steepness form of Zenke &
+    Ganguli's paper, 1 / (β·|x| + 1)², is :class:`FastSigmoid` (``slope = β``); the two agree at
+    ``alpha = slope = 1``.
+
+    Args:
+        alpha: height of the derivative at ``x = 0``; ``> 0``. SpikingJelly's parameter and
+            default (``SuperSpike(alpha=1.0)``).
+        beta: removed steepness parameter. ``beta=1`` (the only value where it meant the same)
+            gives ``alpha=1`` with a DeprecationWarning; other values raise and name
+            ``FastSigmoid(slope=beta)``. Old configs ``{"beta": b}`` load as ``FastSigmoid(slope=b)``,
+            so saved models compute what they computed before.
     """
 
-    def __init__(self, beta=1.0):
-        self.beta = _positive("beta", beta)
+    def __init__(self, alpha=1.0, beta=None):
+        if beta is not None:
+            beta = _positive("beta", beta)
+            if beta != 1.0 or alpha != 1.0:
+                raise ValueError(
+                    f"SuperSpike(beta={beta}) was the steepness form 1/(beta*|x|+1)^2, which is now "
+                    f"FastSigmoid(slope={beta}); SuperSpike(alpha) follows SpikingJelly: "
+                    "alpha/(|x|+1)^2")
+            warnings.warn("SuperSpike(beta=1.0) is deprecated: use SuperSpike(alpha=1.0) "
+                          "(SpikingJelly's parameter)", DeprecationWarning, stacklevel=2)
+        self.alpha = _positive("alpha", alpha)
         super().__init__()
 
     def derivative(self, x):
-        return 1.0 / ops.square(self.beta * ops.abs(x) + 1.0)
+        return self.alpha / ops.square(ops.abs(x) + 1.0)
 
     def get_config(self):
-        return {"beta": self.beta}
+        return {"alpha": self.alpha}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "beta" in config and float(config["beta"]) != 1.0:
+            slope = config.pop("beta")
+            if config:
+                raise ValueError(f"SuperSpike config mixes the old beta with {sorted(config)}")
+            warnings.warn(f"old SuperSpike config {{'beta': {slope}}} loaded as "
+                          f"FastSigmoid(slope={slope}), the same formula", DeprecationWarning,
+                          stacklevel=2)
+            return FastSigmoid(slope=slope)
+        return cls(**config)
+
+
+class FastSigmoid(Surrogate):
+    """Fast-sigmoid surrogate with a steepness (Zenke & Ganguli, Neural Comput. 2018, σ'(h) with
+    h = β·x; snnTorch ``fast_sigmoid(slope)``). No SpikingJelly namesake.
+
+    g'(x) = 1 / (k·|x| + 1)²   with k = ``slope``; peak 1 at the threshold.
+
+    Args:
+        slope: steepness ``k``; ``> 0``. ``FastSigmoid(slope=1)`` equals ``SuperSpike(alpha=1)``.
+    """
+
+    def __init__(self, slope=1.0):
+        self.slope = _positive("slope", slope)
+        super().__init__()
+
+    def derivative(self, x):
+        return 1.0 / ops.square(self.slope * ops.abs(x) + 1.0)
+
+    def get_config(self):
+        return {"slope": self.slope}
 
 
 class Erf(Surrogate):
@@ -189,9 +262,10 @@ class Erf(Surrogate):
 
 _REGISTRY = {
     cls.__name__.lower(): cls
-    for cls in (ATan, Sigmoid, Triangle, Rectangle, PiecewiseQuadratic, SuperSpike, Erf)
+    for cls in (ATan, Sigmoid, Triangle, Rectangle, PiecewiseQuadratic, SuperSpike, Erf,
+                FastSigmoid)
 }
-_ALIASES = {"zif": "triangle", "rect": "rectangle", "fast_sigmoid": "superspike"}
+_ALIASES = {"zif": "triangle", "rect": "rectangle", "fast_sigmoid": "fastsigmoid"}
 
 
 def names():

@@ -29,8 +29,9 @@ NEURONS = {
 RESETS = {"hard0": 0.0, "hard_neg": -0.5, "soft": None}
 # Surrogate parameters away from the defaults, so the parameter really reaches the formula.
 SURR_PARAMS = {"atan": {"alpha": 3.0}, "sigmoid": {"alpha": 5.0}, "triangle": {"gamma": 1.5},
-               "rectangle": {"width": 1.5}, "piecewisequadratic": {"alpha": 0.75},
-               "superspike": {"beta": 2.0}, "erf": {"alpha": 1.5}}
+               "rectangle": {"alpha": 0.75}, "piecewisequadratic": {"alpha": 0.75},
+               "superspike": {"alpha": 2.0}, "erf": {"alpha": 1.5},
+               "fastsigmoid": {"slope": 2.0}}
 
 
 def _data():

@@ -22,22 +22,26 @@ def surrogate_grad(name, x, **p):
     if name == "triangle":
         g = p.get("gamma", 1.0)
         return (1 / g**2) * torch.clamp(g - x.abs(), min=0)
-    if name == "rectangle":
-        w = p.get("width", 1.0)
-        return (x.abs() < w / 2).to(x.dtype) / w
+    if name == "rectangle":  # SpikingJelly Rect: height alpha on |x| < 0.5/alpha
+        a = p.get("alpha", 1.0)
+        return a * (x.abs() < 0.5 / a).to(x.dtype)
     if name == "piecewisequadratic":
         a = p.get("alpha", 1.0)
         return torch.clamp(-(a**2) * x.abs() + a, min=0)
-    if name == "superspike":
-        b = p.get("beta", 1.0)
-        return 1 / (b * x.abs() + 1) ** 2
+    if name == "superspike":  # SpikingJelly SuperSpike: alpha / (|x| + 1)^2
+        a = p.get("alpha", 1.0)
+        return a / (x.abs() + 1) ** 2
+    if name == "fastsigmoid":  # Zenke & Ganguli steepness form: 1 / (k|x| + 1)^2
+        k = p.get("slope", 1.0)
+        return 1 / (k * x.abs() + 1) ** 2
     if name == "erf":
         a = p.get("alpha", 2.0)
         return a / math.sqrt(math.pi) * torch.exp(-((a * x) ** 2))
     raise KeyError(name)
 
 
-SURROGATES = ["atan", "sigmoid", "triangle", "rectangle", "piecewisequadratic", "superspike", "erf"]
+SURROGATES = ["atan", "sigmoid", "triangle", "rectangle", "piecewisequadratic", "superspike", "erf",
+              "fastsigmoid"]
 
 
 class _Spike(torch.autograd.Function):

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-_RECT = {"class_name": "Rectangle", "config": {"width": 1.0}}
+_RECT = {"class_name": "Rectangle", "config": {"alpha": 1.0}}
 VARIANTS = {
     "baseline": {"adjust": None, "surrogate": _RECT, "detach_reset": False},
     "bpsa": {"adjust": "bpsa", "surrogate": _RECT, "detach_reset": True},  # surrogate unused (BPSA)
