@@ -1,5 +1,5 @@
 """Command line: ``snnzoo list | info NAME | eval NAME [--data DIR] | predict NAME FILE... |
-convert NAME CKPT OUT``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code."""
+convert NAME CKPT OUT | train RECIPE | publish RUN_DIR NAME``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code."""
 import argparse
 import json
 import sys
@@ -104,6 +104,15 @@ def build_parser():
     p = sub.add_parser("predict", help="classify images or event recordings (top-k classes)")
     add_predict_arguments(p)
     p.set_defaults(func=run_predict)
+    from snnzoo.training.publish import add_publish_arguments, cli_publish
+    from snnzoo.training.train import add_train_arguments, cli_train
+
+    p = sub.add_parser("train", help="train a recipe into a run folder (runs/<recipe> by default)")
+    add_train_arguments(p)
+    p.set_defaults(func=cli_train)
+    p = sub.add_parser("publish", help="copy a finished run's weights and accuracy into a zoo folder")
+    add_publish_arguments(p)
+    p.set_defaults(func=cli_publish)
     return parser
 
 

@@ -1,5 +1,7 @@
-"""The training entry point (training.train), its schedules/optimizer (training.recipes) against
-PyTorch's, and publishing a run into a zoo folder (training.publish)."""
+"""The training entry point (snnzoo.training.train: ``snnzoo train``, ``python -m training.train``),
+its schedules/optimizer (snnzoo.training.recipes) against PyTorch's, publishing a run into a zoo
+folder (snnzoo.training.publish), and the training output (one accuracy unit, history.csv, one line
+per epoch off a terminal, no empty run folder after a failure)."""
 import hashlib
 import json
 
@@ -9,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from training import recipes
-from training.publish import main as publish_main
-from training.recipes import CoupledSGD, EpochSchedule
-from training.train import main as train_main
+from snnzoo.training import recipes
+from snnzoo.training.publish import main as publish_main
+from snnzoo.training.recipes import CoupledSGD, EpochSchedule
+from snnzoo.training.train import main as train_main
 
 
 # ----------------------------------------------------------------------------- schedules

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["RECIPES", "build", "evaluate", "load_data", "main", "make_optimizer", "measure", "train"]
+
 RECIPES = {
     "fsnn_fmnist_ide": {
         "builder": "fsnn_fc",
@@ -66,9 +68,6 @@ def load_data(dataset, data_dir=None):
     from snnzoo import config
     from snnzoo.data import load_fashion_mnist, load_mnist
 
-    if data_dir is None and not os.environ.get("SNNZOO_DATA"):
-        shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-        data_dir = shared if shared.is_dir() else None
     loader = load_fashion_mnist if dataset == "fashion_mnist" else load_mnist
     xtr, ytr = loader("train", data_dir=data_dir)
     xte, yte = loader("test", data_dir=data_dir)
@@ -128,10 +127,10 @@ def train(recipe_name, epochs=None, out_dir="runs/ide", batch_size=128, lr=0.05,
     if milestones is None:
         milestones = [int(round(f * epochs)) for f in PAPER_MILESTONES]
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
 
     xtr, ytr, xte, yte, hashes = load_data(recipe["dataset"], data_dir)
+    out.mkdir(parents=True, exist_ok=True)  # after the data loaded: no empty run folder
     model, config = build(recipe_name, train_time_steps, seed, train_solver_iterations)
     eval_model, eval_config = build(recipe_name, None, seed)
     eval_model.compile(jit_compile=jit_compile)
@@ -199,8 +198,8 @@ def measure(recipe_name, weights="default", data_dir=None, batch_size=500):
     return evaluate(model, xte, yte, batch_size), hashes
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None, prog="python -m training.ide_fsnn"):
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("recipe", choices=sorted(RECIPES))
     p.add_argument("--epochs", type=int, default=None, help="default: the paper's 100")
     p.add_argument("--out", default=None, help="run folder (default runs/<recipe>)")

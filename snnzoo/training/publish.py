@@ -1,6 +1,8 @@
 """Publish a finished training run into the model zoo.
 
-    python -m training.publish RUN_DIR ZOO_NAME [--zoo-dir DIR] [--allow-limited] [--no-check]
+    snnzoo publish RUN_DIR ZOO_NAME [--zoo-dir DIR] [--allow-limited] [--no-check]
+
+(``python -m training.publish ...`` from the repository root is the same entry point.)
 
 Copies the run's weights (``results.json`` → ``final.weights``: the best epoch's
 ``best.weights.h5``, or the IDE loop's ``final.weights.h5``) to ``<zoo dir>/<ZOO_NAME>.weights.h5``
@@ -15,6 +17,10 @@ An existing manifest keeps everything else (claimed accuracy, source, licence); 
 created from the recipe (architecture, input, T, data set, method). Before anything is written the
 weights are loaded into the manifest's architecture, so a mismatched run cannot be published. Runs
 made with ``--limit`` measured a subset only and are refused unless ``--allow-limited`` is given.
+
+The zoo folder (``--zoo-dir``) defaults to the first folder of ``$SNNZOO_ZOO_DIR`` (where the
+registry looks first), else to the ``zoo_weights/`` folder of a source checkout; an installed
+package's own zoo is not written to.
 """
 from __future__ import annotations
 
@@ -26,9 +32,21 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["main", "publish"]
+__all__ = ["add_publish_arguments", "cli_publish", "default_zoo_dir", "main", "publish", "run_cli"]
 
-DEFAULT_ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo_weights"
+
+def default_zoo_dir() -> Path:
+    """The folder ``publish`` writes to without ``zoo_dir`` (see the module docstring)."""
+    from snnzoo.zoo import registry
+
+    env = [p for p in os.environ.get(registry.ENV_ZOO_DIR, "").split(os.pathsep) if p]
+    if env:
+        return Path(env[0]).expanduser()
+    checkout = registry._PACKAGE.parent / "zoo_weights"
+    if checkout.is_dir():
+        return checkout
+    raise ValueError("no zoo folder to publish into: pass --zoo-dir DIR (and set "
+                     f"${registry.ENV_ZOO_DIR}=DIR so that snnzoo.load finds the entry)")
 
 
 def _new_manifest(name, results):
@@ -58,7 +76,7 @@ def _new_manifest(name, results):
         "method": rc.get("method"),
         "dataset": info.title,
         "accuracy": {"claimed": None, "measured": None, "measured_by": None},
-        "source": {"paper": "", "code": f"snnzoo training/recipes.py ({rc['name']}); "
+        "source": {"paper": "", "code": f"snnzoo.training.recipes ({rc['name']}); "
                                         f"hyper-parameters: {rc.get('source', '')}"},
         "license": "Apache-2.0 (weights trained by the snnzoo project)",
         "weights": None,
@@ -83,7 +101,7 @@ def publish(run_dir, zoo_name, zoo_dir=None, allow_limited=False, check=True):
     results_path = run_dir / "results.json"
     if not results_path.is_file():
         raise FileNotFoundError(f"{results_path} not found: RUN_DIR must be a finished "
-                                "'python -m training.train' run folder")
+                                "'snnzoo train' (python -m training.train) run folder")
     results = json.loads(results_path.read_text())
     final = results.get("final") or {}
     weights_src = run_dir / final.get("weights", "best.weights.h5")
@@ -93,7 +111,7 @@ def publish(run_dir, zoo_name, zoo_dir=None, allow_limited=False, check=True):
         raise ValueError(f"{run_dir} was trained/evaluated with --limit (n = {final.get('n')}); its "
                          "accuracy is not a test-set measurement. Re-run without --limit, or pass "
                          "--allow-limited")
-    zoo_dir = Path(zoo_dir) if zoo_dir is not None else DEFAULT_ZOO_DIR
+    zoo_dir = Path(zoo_dir) if zoo_dir is not None else default_zoo_dir()
     zoo_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = zoo_dir / f"{zoo_name}.json"
     if manifest_path.is_file():
@@ -133,29 +151,47 @@ def publish(run_dir, zoo_name, zoo_dir=None, allow_limited=False, check=True):
     return manifest
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.publish",
-                                description="Copy a run's weights into the zoo and record its "
-                                            "measured accuracy in the manifest.")
-    p.add_argument("run_dir", help="run folder written by 'python -m training.train'")
-    p.add_argument("zoo_name", help="registry name (zoo_weights/<name>.json)")
-    p.add_argument("--zoo-dir", default=None, help=f"registry folder (default {DEFAULT_ZOO_DIR})")
+def add_publish_arguments(p):
+    """Add the publishing arguments to an ``argparse`` parser."""
+    p.add_argument("run_dir", help="run folder written by 'snnzoo train'")
+    p.add_argument("zoo_name", help="registry name (<zoo dir>/<name>.json)")
+    p.add_argument("--zoo-dir", default=None,
+                   help="registry folder (default: the first of $SNNZOO_ZOO_DIR, else the source "
+                        "checkout's zoo_weights/)")
     p.add_argument("--allow-limited", action="store_true",
                    help="accept a run made with --limit (its accuracy covers a subset)")
     p.add_argument("--no-check", action="store_true",
                    help="do not load the weights into the architecture first")
-    try:
-        a = p.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
+    return p
+
+
+def run_cli(a, error_prefix="snnzoo") -> int:
+    """Publish parsed arguments ``a``; bad input ends with one error line and exit code 1."""
     try:
         publish(a.run_dir, a.zoo_name, a.zoo_dir, a.allow_limited, not a.no_check)
     except (ValueError, OSError, ImportError, KeyError) as err:
         from snnzoo.evaluate import one_line_error
 
-        print(f"training.publish: error: {one_line_error(err)}", file=sys.stderr)
+        print(f"{error_prefix}: error: {one_line_error(err)}", file=sys.stderr)
         return 1
     return 0
+
+
+def cli_publish(args) -> int:
+    """``snnzoo publish`` (the ``func`` of its sub-command)."""
+    return run_cli(args, error_prefix="snnzoo")
+
+
+def main(argv=None, prog="python -m training.publish") -> int:
+    p = argparse.ArgumentParser(prog=prog,
+                                description="Copy a run's weights into the zoo and record its "
+                                            "measured accuracy in the manifest.")
+    add_publish_arguments(p)
+    try:
+        a = p.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    return run_cli(a, error_prefix="training.publish")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,8 @@
-"""Training recipes, named after the zoo entries they produce (``python -m training.train NAME``).
+"""Training recipes, named after the zoo entries they produce (``snnzoo train NAME``, or
+``python -m training.train NAME`` in a source checkout).
 
-Each :class:`Recipe` is the seed method's training set-up as recorded in the project's
-METHODS.md (the authors' scripts/checkpoint arguments): architecture builder + config, data set
+Each :class:`Recipe` is the seed method's training set-up as given by the authors' training
+scripts and checkpoint arguments: architecture builder + config, data set
 and augmentation, T, optimiser and learning-rate schedule, loss, and CSBP's chaotic loss where the
 method is CSBP. Schedules are the PyTorch ones, evaluated per epoch:
 
@@ -210,7 +211,7 @@ def tiny_snn(num_classes=10, time_steps=2, hidden=32, input_shape=(28, 28, 1)):
     return keras.Model(inputs, MeanOverTime(name="mean_over_time")(x), name="tiny_snn")
 
 
-_IDE_SOURCE = "IDE-FSNN scripts (METHODS.md §5.5): SGD 0.05/0.9, wd 5e-4, MultiStep [30,60,90]"
+_IDE_SOURCE = "IDE-FSNN scripts: SGD 0.05/0.9, wd 5e-4, MultiStep [30,60,90]"
 _SGD_IDE = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}
 
 RECIPES = {r.name: r for r in [
@@ -218,12 +219,12 @@ RECIPES = {r.name: r for r in [
            "snnzoo.models.fsnn:fsnn_fc", {"num_classes": 10, "leak": 0.95}, "fashion_mnist",
            time_steps=5, epochs=100, batch_size=128, optimizer=_SGD_IDE,
            schedule={"kind": "multistep", "milestones": [30, 60, 90], "gamma": 0.1},
-           method="IDE", runner="training.ide_fsnn:train", source=_IDE_SOURCE),
+           method="IDE", runner="snnzoo.training.ide_fsnn:train", source=_IDE_SOURCE),
     Recipe("fsnn_mnist_ide", "IDE feedback SNN 64C5s on MNIST (T=30, LIF λ=0.95)",
            "snnzoo.models.fsnn:fsnn_conv", {"num_classes": 10, "leak": 0.95}, "mnist",
            time_steps=30, epochs=100, batch_size=128, optimizer=_SGD_IDE,
            schedule={"kind": "multistep", "milestones": [30, 60, 90], "gamma": 0.1},
-           method="IDE", runner="training.ide_fsnn:train", source=_IDE_SOURCE),
+           method="IDE", runner="snnzoo.training.ide_fsnn:train", source=_IDE_SOURCE),
     Recipe("bpsta_convnet_nmnist", "BP-STA ConvNet on N-MNIST (BPSA+BPTA, T=16, voting readout)",
            "snnzoo.models.bpsta_convnet:bpsta_convnet",
            {"dataset": "nmnist", "num_classes": 10, "adjust": "bpsa+bpta"}, "nmnist",
@@ -231,13 +232,13 @@ RECIPES = {r.name: r for r in [
            optimizer={"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4},
            schedule={"kind": "warmup_cosine", "warmup_epochs": 5}, loss="rate_mse",
            method="BPSA+BPTA",
-           source="BP-STA train.py defaults + train_nmnist.sh (METHODS.md §6)"),
+           source="BP-STA train.py defaults + train_nmnist.sh"),
     Recipe("tebn_cnn7", "TEBN 7-layer CNN on CIFAR10-DVS (T=10, 48x48 frames)",
            "snnzoo.models.tebn_cnn:tebn_cnn7", {"num_classes": 10}, "cifar10dvs",
            time_steps=10, epochs=200, batch_size=32, frame_size=(48, 48), augment="crop_flip",
            optimizer={"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4},
            schedule={"kind": "cosine", "t_max": 200}, method="BPTT",
-           source="CSBP's TEBN reproduction main.py (METHODS.md §1.3)"),
+           source="CSBP's TEBN reproduction main.py"),
     Recipe("tebn_cnn7_csbp", "TEBN 7-layer CNN on CIFAR10-DVS trained with CSBP (2 layers)",
            "snnzoo.models.tebn_cnn:tebn_cnn7", {"num_classes": 10}, "cifar10dvs",
            time_steps=10, epochs=200, batch_size=32, frame_size=(48, 48), augment="crop_flip",
@@ -246,8 +247,8 @@ RECIPES = {r.name: r for r in [
            chaos={"layers": ["sn1", "fc1"], "z0": 15.0, "beta": 0.98, "every": "epoch",
                   "form": "code"},
            method="CSBP",
-           source="CSBP TEBN reproduction main.py; z0=15, β≈0.98/epoch inferred from its log "
-                  "(METHODS.md §1.2)"),
+           source="CSBP TEBN reproduction main.py; z0=15, β≈0.98/epoch inferred from its "
+                  "training log"),
     Recipe("resnet19_tet_cifar100", "Spiking ResNet-19 (TET variant) on CIFAR-100 with the TET loss",
            "snnzoo.models.resnet19:resnet19",
            {"num_classes": 100, "variant": "tet", "per_step_logits": True,
@@ -255,23 +256,23 @@ RECIPES = {r.name: r for r in [
            time_steps=4, epochs=300, batch_size=128, augment="crop_flip",
            optimizer={"name": "adam", "lr": 1e-3}, schedule={"kind": "cosine", "t_max": 300},
            loss="tet", loss_config={"lamb": 1e-3, "means": 1.0}, method="TET",
-           source="TET functions.py/data_loaders.py (METHODS.md §2); 300 epochs as CSBP's logs"),
+           source="TET functions.py/data_loaders.py; 300 epochs as CSBP's logs"),
     Recipe("sew7bnet_dvsgesture", "SEW 7B-Net on DVS128 Gesture (T=16; 12 frames sampled in training)",
            "snnzoo.models.sew7bnet:sew7bnet", {"num_classes": 11, "connect_f": "ADD"}, "dvs_gesture",
            time_steps=16, train_time_steps=12, epochs=192, batch_size=16,
            optimizer={"name": "sgd", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0},
            schedule={"kind": "step", "step_size": 64, "gamma": 0.1}, method="BPTT",
            zoo_name="sew7bnet",
-           source="CSBP DVS-Gesture checkpoint args / SEW (METHODS.md §1.2, §4.2)"),
+           source="CSBP DVS-Gesture checkpoint args / SEW"),
     Recipe("sew7bnet_csbp_dvsgesture", "SEW 7B-Net on DVS128 Gesture trained with CSBP (z0=15, β=0.95/epoch)",
            "snnzoo.models.sew7bnet:sew7bnet", {"num_classes": 11, "connect_f": "ADD"}, "dvs_gesture",
            time_steps=16, train_time_steps=12, epochs=192, batch_size=16,
            optimizer={"name": "sgd", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0},
            schedule={"kind": "step", "step_size": 64, "gamma": 0.1},
            chaos={"layers": ["sn0"], "z0": 15.0, "beta": 0.95, "every": "epoch", "form": "code"},
-           method="CSBP", source="CSBP DVS-Gesture checkpoint args (METHODS.md §1.2)"),
+           method="CSBP", source="CSBP DVS-Gesture checkpoint args"),
     Recipe("tiny_fmnist", "A small LIF network on Fashion-MNIST (smoke tests of the entry point)",
-           "training.recipes:tiny_snn", {"num_classes": 10, "hidden": 32}, "fashion_mnist",
+           "snnzoo.training.recipes:tiny_snn", {"num_classes": 10, "hidden": 32}, "fashion_mnist",
            time_steps=2, epochs=2, batch_size=32, optimizer={"name": "adam", "lr": 1e-3},
            schedule={"kind": "constant"}, method="BPTT", source="snnzoo smoke test"),
 ]}

@@ -1,7 +1,9 @@
-"""One training entry point for every recipe of :mod:`training.recipes`.
+"""One training entry point for every recipe of :mod:`snnzoo.training.recipes`.
 
-    python -m training.train RECIPE [--epochs E] [--batch-size B] [--out DIR] [--seed S]
-                                    [--limit N] [--resume] [--data DIR] [--time-steps T]
+    snnzoo train RECIPE [--epochs E] [--batch-size B] [--out DIR] [--seed S]
+                        [--limit N] [--resume] [--data DIR] [--time-steps T] [-q]
+
+(``python -m training.train RECIPE ...`` from the repository root is the same entry point.)
 
 What a run writes into ``OUT`` (default ``runs/<recipe>``):
 
@@ -11,17 +13,25 @@ What a run writes into ``OUT`` (default ``runs/<recipe>``):
 * ``best.weights.h5``: ``ModelCheckpoint`` of the weights with the best test accuracy, saved from a
   clean copy of the architecture (no CSBP probes; the recipe's evaluation T), loadable with
   ``snnzoo.load(name, weights=path)``;
-* ``history.csv``: one row per epoch (``loss``, ``accuracy`` = running training accuracy as a
-  fraction, ``test_accuracy`` in percent, ``lr``, CSBP's ``chaos_z``);
+* ``history.csv``: one row per epoch: ``epoch`` (1-based, as in ``results.json``), ``loss``,
+  ``accuracy`` (running training accuracy over the epoch), ``test_accuracy``, ``lr``, CSBP's
+  ``chaos_z``; only columns that have values (no empty validation columns);
 * ``results.json``: recipe, arguments, command, seed, backend, per-epoch history, best epoch, the
   final test accuracy and firing rates of the best weights, sha256 of the data files, wall time.
 
+Accuracy is in percent everywhere (progress output, ``history.csv``, ``results.json``), the unit of
+``snnzoo eval``, of the zoo manifests and of the papers the recipes reproduce.
+
 Protocol, as in the seed methods' scripts: the test split is evaluated after every epoch and the
-best epoch's weights are kept ("max test accuracy"). Progress bars are Keras'. Seeds:
+best epoch's weights are kept ("max test accuracy"). Output: Keras' progress bar on a terminal,
+one line per epoch otherwise (logs, CI; Keras ``verbose=2``), nothing with ``-q``. Seeds:
 ``keras.utils.set_random_seed(seed)`` plus the seeded pipelines. ``--limit N`` uses N training and
 N test samples (smoke runs). Recipes with a dedicated loop (the IDE recipes: ``training.ide_fsnn``)
 are delegated to it (it resumes by itself and keeps the last epoch's ``final.weights.h5``); their
 ``results.json`` has the same format, with ``final.weights`` naming that file.
+
+A run that fails before writing anything (no data, bad arguments, Ctrl-C during set-up) leaves no
+folder behind; an interrupted run keeps its epochs in ``backup/`` for ``--resume``.
 """
 from __future__ import annotations
 
@@ -36,7 +46,8 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "train"]
+__all__ = ["RunExistsError", "add_train_arguments", "build_parser", "cli_train", "copy_weights",
+           "main", "run_cli", "train"]
 
 
 class RunExistsError(RuntimeError):
@@ -50,13 +61,14 @@ def _keras():
 
 
 def _time_mean_accuracy(y_true, y_pred):
-    """Sparse top-1 accuracy; per-step outputs [B, T, C] are averaged over T first."""
+    """Sparse top-1 accuracy in percent (100 per correct sample, 0 otherwise); per-step outputs
+    [B, T, C] are averaged over T first."""
     keras = _keras()
     from keras import ops
 
     if len(y_pred.shape) == 3:
         y_pred = ops.mean(y_pred, axis=1)
-    return keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
+    return ops.multiply(keras.metrics.sparse_categorical_accuracy(y_true, y_pred), 100.0)
 
 
 def _probe_variable_ids(model):
@@ -106,12 +118,12 @@ def _make_test_callback(eval_model, test_seq):
                 logs["test_accuracy"] = 100.0 * correct / max(total, 1)
                 lr = model.optimizer.learning_rate
                 logs["lr"] = float(keras.ops.convert_to_numpy(lr))
-                print(f" - test_accuracy: {logs['test_accuracy']:.2f} %")
 
     return TestEvaluation()
 
 
 def _read_history(path: Path):
+    """The rows of ``history.csv`` as dicts (``epoch`` 1-based; a re-run epoch overrides)."""
     if not path.is_file():
         return []
     rows = {}
@@ -119,18 +131,80 @@ def _read_history(path: Path):
         for row in csv.DictReader(f):
             try:
                 epoch = int(row.pop("epoch"))
-            except (KeyError, ValueError):
+            except (KeyError, TypeError, ValueError):
                 continue
             clean = {}
             for k, v in row.items():
-                if v in ("NA", "", None):  # CSVLogger's empty val_* columns
+                if v in ("", None):  # a key that this epoch did not log
                     continue
                 try:
                     clean[k] = float(v)
                 except (TypeError, ValueError):
                     clean[k] = v
-            rows[epoch] = {"epoch": epoch + 1, **clean}  # 1-based; a re-run epoch overrides
+            rows[epoch] = {"epoch": epoch, **clean}
     return [rows[k] for k in sorted(rows)]
+
+
+def _write_history(path: Path, rows):
+    """Write ``rows`` atomically: ``epoch`` first, then every key that some row has (sorted)."""
+    keys = sorted({k for r in rows for k in r} - {"epoch"})
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["epoch"] + keys)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: r.get(k, "") for k in ["epoch"] + keys})
+    os.replace(tmp, path)
+
+
+def _make_history_logger(path: Path):
+    keras = _keras()
+
+    class HistoryCSV(keras.callbacks.Callback):
+        """Appends the epoch's logs to ``history.csv`` (``epoch`` 1-based). Unlike
+        ``keras.callbacks.CSVLogger`` it adds no ``val_*`` columns that no epoch fills; the file
+        is rewritten whole (a few hundred rows at most) so a resumed run keeps one header."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": int(epoch) + 1}
+            for k, v in (logs or {}).items():
+                try:
+                    row[k] = float(keras.ops.convert_to_numpy(v))
+                except (TypeError, ValueError):
+                    continue
+            rows = [r for r in _read_history(path) if r["epoch"] != row["epoch"]] + [row]
+            _write_history(path, sorted(rows, key=lambda r: r["epoch"]))
+
+    return HistoryCSV()
+
+
+def _new_dirs(path: Path):
+    """The folders that ``path.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return missing
+
+
+def _remove_empty(created):
+    """Remove the folders in ``created`` (deepest first) that hold no file, with their empty
+    sub-folders; a folder with any file in it is kept (a resumable run)."""
+    if not created:
+        return
+    top = created[0]
+    if top.is_dir():
+        for d in sorted((q for q in top.rglob("*") if q.is_dir()), key=lambda q: -len(q.parts)):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+    for d in created:
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def _write_json(path: Path, obj):
@@ -153,7 +227,14 @@ def _check_out(out: Path, resume: bool, markers):
                              "continue it, or choose another --out")
 
 
-def _run_external(recipe, args, out, data_dir):
+def _interactive():
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _run_external(recipe, args, out, data_dir, verbose):
     """Delegate to the recipe's own loop (IDE), then evaluate and summarise in our format."""
     from snnzoo.data.pipelines import data_fingerprint, make_source
     from snnzoo.evaluate import evaluate
@@ -172,9 +253,10 @@ def _run_external(recipe, args, out, data_dir):
     weights = out / "final.weights.h5"
     model.load_weights(str(weights))
     final = evaluate(model, data_dir=data_dir, dataset=recipe.dataset, limit=args.limit,
-                     progress=True, verbose=True)
-    history = [dict(r, test_accuracy=r["test_acc"]) if "test_acc" in r else dict(r)
-               for r in summary.get("history", [])]
+                     progress=verbose == 1, verbose=bool(verbose))
+    # the loop's names (both in percent) as in the other recipes' history
+    renamed = {"train_acc": "accuracy", "test_acc": "test_accuracy"}
+    history = [{renamed.get(k, k): v for k, v in r.items()} for r in summary.get("history", [])]
     data = {split: data_fingerprint(make_source(recipe.dataset, split, data_dir))
             for split in ("train", "test")}
     last = history[-1] if history else None  # the IDE loop keeps the last epoch's weights
@@ -183,10 +265,16 @@ def _run_external(recipe, args, out, data_dir):
 
 
 def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=None, resume=False,
-          data_dir=None, time_steps=None, jit_compile="auto", verbose=1, argv=None):
-    """Train recipe ``recipe_name`` (see the module docstring); returns the results dict."""
-    from training import recipes
+          data_dir=None, time_steps=None, jit_compile="auto", verbose="auto", argv=None,
+          prog="snnzoo train"):
+    """Train recipe ``recipe_name`` (see the module docstring); returns the results dict.
 
+    ``verbose``: ``"auto"`` (a progress bar on a terminal, one line per epoch otherwise), 0, 1
+    or 2 (Keras' meanings). ``argv``/``prog`` are recorded as the run's command."""
+    from snnzoo.training import recipes
+
+    if verbose == "auto":
+        verbose = 1 if _interactive() else 2
     args = argparse.Namespace(recipe=recipe_name, epochs=epochs, batch_size=batch_size, out=out,
                               seed=seed, limit=limit, resume=resume, data=data_dir,
                               time_steps=time_steps)
@@ -198,20 +286,28 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
         recipe.train_time_steps = None
     if limit is not None and int(limit) < 1:
         raise ValueError(f"--limit must be >= 1, got {limit}")
+    if epochs is not None and int(epochs) < 1:
+        raise ValueError(f"--epochs must be >= 1, got {epochs}")
     out = Path(out or Path("runs") / recipe.name)
-    out.mkdir(parents=True, exist_ok=True)
     keras = _keras()
     keras.utils.set_random_seed(int(seed))
-    command = "python -m training.train " + " ".join(
+    command = f"{prog} " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else [recipe_name]))
     started = time.time()
 
-    if recipe.runner:
-        history, final, data, weights_file, best = _run_external(recipe, args, out, data_dir)
-        epochs_done = len(history)
-    else:
-        history, final, data, weights_file, best, epochs_done = _run_fit(
-            recipe, args, out, data_dir, jit_compile, verbose)
+    created = _new_dirs(out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if recipe.runner:
+            history, final, data, weights_file, best = _run_external(recipe, args, out, data_dir,
+                                                                     verbose)
+            epochs_done = len(history)
+        else:
+            history, final, data, weights_file, best, epochs_done = _run_fit(
+                recipe, args, out, data_dir, jit_compile, verbose)
+    except BaseException:
+        _remove_empty(created)  # nothing half-written: no empty run folder stays behind
+        raise
 
     wall = time.time() - started
     results = {
@@ -298,7 +394,7 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
         CleanCheckpoint(str(out / "best.weights.h5"), monitor="test_accuracy", mode="max",
                         save_best_only=True, save_weights_only=True,
                         initial_value_threshold=best_so_far),
-        keras.callbacks.CSVLogger(str(history_csv), append=True),
+        _make_history_logger(history_csv),
     ]
     if recipe.chaos:
         from snnzoo.chaos import ChaosAnnealing
@@ -316,7 +412,7 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
         copy_weights(model, eval_model)
         eval_model.save_weights(str(best_path))
     final = evaluate(eval_model, data_dir=data_dir, dataset=recipe.dataset, limit=args.limit,
-                     progress=bool(verbose), verbose=True)
+                     progress=verbose == 1, verbose=bool(verbose))
     best = max(history, key=lambda r: r.get("test_accuracy", -1)) if history else None
     data = {"train": data_fingerprint(train_seq.source), "test": data_fingerprint(test_seq.source)}
     return (history, final, data, "best.weights.h5",
@@ -324,11 +420,11 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
             len(history))
 
 
-def build_parser():
-    from training import recipes
+def add_train_arguments(p):
+    """Add the training arguments to an ``argparse`` parser (``snnzoo train`` and
+    ``python -m training.train`` share them)."""
+    from snnzoo.training import recipes
 
-    p = argparse.ArgumentParser(prog="python -m training.train",
-                                description="Train a snnzoo recipe (named after its zoo entry).")
     p.add_argument("recipe", help=f"one of: {', '.join(recipes.names())}")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs (default the recipe's; fewer compresses its schedule)")
@@ -341,31 +437,63 @@ def build_parser():
                    help="continue the run in --out (from its backup/)")
     p.add_argument("--data", default=None, help="data root (default $SNNZOO_DATA)")
     p.add_argument("--time-steps", type=int, default=None, help="override the recipe's T")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress output (default: a progress bar on a terminal, one line per "
+                        "epoch otherwise)")
     return p
 
 
-def main(argv=None) -> int:
-    """Command-line entry point; returns the exit code."""
+def build_parser(prog="python -m training.train"):
+    p = argparse.ArgumentParser(prog=prog,
+                                description="Train a snnzoo recipe (named after its zoo entry).")
+    return add_train_arguments(p)
+
+
+def _argv_from(a):
+    """The command line of parsed arguments ``a`` (recorded in results.json)."""
+    argv = [a.recipe]
+    for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--out", a.out),
+                        ("--seed", a.seed), ("--limit", a.limit), ("--data", a.data),
+                        ("--time-steps", a.time_steps)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv + (["--resume"] if a.resume else []) + (["-q"] if a.quiet else [])
+
+
+def run_cli(a, prog="snnzoo train", error_prefix="snnzoo", argv=None) -> int:
+    """Run parsed training arguments ``a``; bad input ends with one ``<error_prefix>: error: ...``
+    line and exit code 1, Ctrl-C with one line and 130. Returns the exit code."""
     from snnzoo.data.checksums import DataNotFoundError
     from snnzoo.evaluate import one_line_error
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     try:
-        a = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
-    try:
-        if a.epochs is not None and a.epochs < 1:
-            raise ValueError(f"--epochs must be >= 1, got {a.epochs}")
         train(a.recipe, epochs=a.epochs, batch_size=a.batch_size, out=a.out, seed=a.seed,
               limit=a.limit, resume=a.resume, data_dir=a.data, time_steps=a.time_steps,
-              verbose=0 if a.quiet else 1, argv=argv)
+              verbose=0 if a.quiet else "auto", argv=argv if argv is not None else _argv_from(a),
+              prog=prog)
     except (DataNotFoundError, ValueError, RunExistsError, ImportError, OSError) as err:
-        print(f"training.train: error: {one_line_error(err)}", file=sys.stderr)
+        print(f"{error_prefix}: error: {one_line_error(err)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{error_prefix}: interrupted; completed epochs are kept in the run folder's backup/ "
+              "(continue with --resume)", file=sys.stderr)
+        return 130
     return 0
+
+
+def cli_train(args) -> int:
+    """``snnzoo train`` (the ``func`` of its sub-command)."""
+    return run_cli(args, prog="snnzoo train", error_prefix="snnzoo")
+
+
+def main(argv=None, prog="python -m training.train") -> int:
+    """Command-line entry point; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        a = build_parser(prog).parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    return run_cli(a, prog=prog, error_prefix="training.train", argv=argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
