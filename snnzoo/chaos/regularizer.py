@@ -27,6 +27,19 @@ ln(1 − σ(x)) = −softplus(x) and softplus(−x) = softplus(x) − x,
     ℓ(x) = −[I0·ln σ(x) + (1 − I0)·ln(1 − σ(x))] = softplus(x) − I0·x,
     dℓ/dx = σ(x) − I0,                                   L_chaos = z · reduce(ℓ)
 
+Scale. The paper form is a SUM over neurons: at initialisation (ū ≈ 0, h ≈ 1/2) every neuron
+contributes about ℓ(0) = ln 2 ≈ 0.693, so the loss is ≈ 0.693·z·(number of neurons). With
+z0 = 10 on a [T, 32, 32, 64] spiking layer (65,536 neurons) that is ~5·10⁵, against a
+cross-entropy of ~2.3: the chaotic term then dominates the first epochs. Per-neuron scaling is
+what the paper's examples used (small networks: XOR [2, 5, 2] with z0 = 20, β = 0.9995 per
+epoch; the single-neuron demo z0 = 10, β = 0.9995 per step). The authors' code for real networks
+uses the MEAN over elements (``form="code"``): DVS-Gesture SEW 7B-Net z0 = 15, β = 0.95 per
+epoch, first-layer loss ≈ 15·0.69 = 10.4 against a cross-entropy of ≈ 2.4; the TEBN DVS-CIFAR10
+reproduction z0 ≈ 15, β ≈ 0.98 per epoch on two layers (inferred from its log). For a large model
+use ``reduction="mean"`` (≈ 0.69·z per probed layer) or pick z with
+:func:`snnzoo.chaos.chaos_scale`, which measures the chaos/BP ratio on a batch and gives the z
+for a chosen ratio (``ChaosScale.z_for``). The defaults stay the paper's equations.
+
 ℓ is evaluated at x clipped to ±1e4 (beyond which σ(x) is exactly 0 or 1 in float32/float64 and
 ℓ is exactly linear) and its gradient is given explicitly as σ(x) − I0, so the value stays
 finite and the gradient exact for any input, ±inf included, and any z (a few elementwise ops).
@@ -83,8 +96,10 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         clamp: ``(low, high)``: ``x = where(x < high, x, high)``, ``x = where(x > low, x, low)``
             (zero gradient outside, as in the authors' code) before the temperature; ``None`` =
             form default (paper: none, code: (−10, 9.9)); ``False`` = no clamp.
-        reduction: ``"batch_mean"`` (sum over non-batch axes, mean over axis 0), ``"mean"`` (mean
-            over all elements) or ``"sum"``; ``None`` = form default.
+        reduction: ``"batch_mean"`` (sum over non-batch axes, mean over axis 0: the paper's sum
+            over neurons, ≈ 0.69·z·neurons at initialisation), ``"mean"`` (mean over all
+            elements: ≈ 0.69·z, independent of the layer size; the authors' code) or ``"sum"``;
+            ``None`` = form default. See "Scale" in the module docstring.
         time_axis: axis averaged in the paper form (1 for [B, T, ...]); ``None`` for tensors with
             no time axis (h = σ(x) per element). Ignored by the code form.
 
