@@ -13,6 +13,7 @@ Use a surrogate by name (``"atan"``), by config (``{"class_name": "ATan", "confi
 import math
 import warnings
 
+import keras
 from keras import ops
 
 from snnzoo.backend import custom_gradient
@@ -64,6 +65,7 @@ def _positive(name, value):
     return value
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class ATan(Surrogate):
     """Arc-tangent surrogate (SpikingJelly ``ATan``; Fang et al., ICCV 2021, PLIF paper).
 
@@ -84,6 +86,7 @@ class ATan(Surrogate):
         return {"alpha": self.alpha}
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class Sigmoid(Surrogate):
     """Sigmoid surrogate (SpikingJelly ``Sigmoid``).
 
@@ -102,6 +105,7 @@ class Sigmoid(Surrogate):
         return {"alpha": self.alpha}
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class Triangle(Surrogate):
     """Triangle surrogate: the "ZIF" of TET (Deng et al., ICLR 2022) used by CSBP.
 
@@ -119,6 +123,7 @@ class Triangle(Surrogate):
         return {"gamma": self.gamma}
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class Rectangle(Surrogate):
     """Rectangular surrogate (SpikingJelly ``Rect``; STBP, Wu et al., Front. Neurosci. 2018, Eq. 8
     with window width ``a = 1/α``).
@@ -153,6 +158,7 @@ class Rectangle(Surrogate):
         return {"alpha": self.alpha}
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class PiecewiseQuadratic(Surrogate):
     """Piecewise quadratic surrogate (Esser et al., PNAS 2016; SpikingJelly ``PiecewiseQuadratic``).
 
@@ -170,6 +176,7 @@ class PiecewiseQuadratic(Surrogate):
         return {"alpha": self.alpha}
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class SuperSpike(Surrogate):
     """SuperSpike surrogate as SpikingJelly defines it (SpikingJelly ``SuperSpike``; after Zenke &
     Ganguli, Neural Comput. 2018).
@@ -222,6 +229,7 @@ class SuperSpike(Surrogate):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class FastSigmoid(Surrogate):
     """Fast-sigmoid surrogate with a steepness (Zenke & Ganguli, Neural Comput. 2018, σ'(h) with
     h = β·x; snnTorch ``fast_sigmoid(slope)``). No SpikingJelly namesake.
@@ -243,6 +251,7 @@ class FastSigmoid(Surrogate):
         return {"slope": self.slope}
 
 
+@keras.saving.register_keras_serializable(package="snnzoo")
 class Erf(Surrogate):
     """Gaussian-error-function surrogate (SpikingJelly ``Erf``; Esser et al. 2015).
 
