@@ -149,3 +149,105 @@ def test_train_reports_bad_recipe_and_missing_data(tmp_path, capsys):
                        "--data", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "train-images-idx3-ubyte.gz" in err[0]
+
+
+# ----------------------------------------------------------------------------- training output
+def test_training_accuracy_metric_is_percent():
+    from snnzoo.training.train import _time_mean_accuracy
+
+    y = np.array([0, 1, 2, 1])
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 3.0], [0.0, 0.0, 1.0], [0.5, 0.4, 0.0]],
+                      np.float32)  # correct: yes, no, yes, no
+    got = keras.ops.convert_to_numpy(_time_mean_accuracy(y, logits))
+    np.testing.assert_allclose(got, [100.0, 0.0, 100.0, 0.0])
+    # per-step outputs [B, T, C]: averaged over T first (sample 1 wins on the mean only)
+    steps = np.stack([logits, logits], 1)
+    steps[1, 0] = [0.0, 9.0, 0.0]  # step mean of sample 1: [0, 5, 1.5] -> class 1, correct
+    got = keras.ops.convert_to_numpy(_time_mean_accuracy(y, steps))
+    np.testing.assert_allclose(got, [100.0, 100.0, 100.0, 0.0])
+
+
+def test_snnzoo_train_output_units_history_and_one_line_per_epoch(shared_data, tmp_path, capsys):
+    import csv
+
+    from snnzoo import cli
+
+    out = tmp_path / "run"
+    assert cli.main(["train", "tiny_fmnist", "--limit", "64", "--epochs", "2", "--out", str(out),
+                     "--data", str(shared_data)]) == 0
+    stdout = capsys.readouterr().out  # captured: not a terminal
+    assert "\r" not in stdout and "\b" not in stdout
+    epoch_lines = [ln for ln in stdout.splitlines() if " - loss: " in ln]
+    assert len(epoch_lines) == 2, stdout  # one line per epoch (Keras verbose=2), no progress bar
+
+    with open(out / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    header = list(rows[0])
+    assert header[0] == "epoch" and not [k for k in header if k.startswith("val_")]
+    assert {"accuracy", "test_accuracy", "loss", "lr"} <= set(header)
+    assert all(v not in ("", "NA", None) for r in rows for v in r.values())  # no empty column
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+
+    res = json.loads((out / "results.json").read_text())
+    assert res["command"].startswith("snnzoo train tiny_fmnist ")
+    for row, hist, line in zip(rows, res["history"], epoch_lines):
+        for key in ("accuracy", "test_accuracy"):
+            v = float(row[key])
+            # percent of 64 samples: a multiple of 100/64 (a fraction would be k/64 <= 1)
+            assert v == pytest.approx(hist[key]) and 0.0 <= v <= 100.0
+            assert v * 64 / 100 == pytest.approx(round(v * 64 / 100), abs=1e-4)
+            logged = float(line.split(f" - {key}: ")[1].split()[0])
+            assert logged == pytest.approx(v, abs=1e-4)  # the same number, the same unit
+    # the per-epoch test accuracy is in snnzoo.evaluate's unit: the best epoch's equals the final
+    # evaluation of best.weights.h5 (percent)
+    best = max(float(r["test_accuracy"]) for r in rows)
+    assert res["final"]["test_accuracy"] == pytest.approx(best)
+    assert any(float(r["accuracy"]) > 1.0 or float(r["test_accuracy"]) > 1.0 for r in rows)
+
+
+def test_train_without_data_leaves_no_run_folder(tmp_path, monkeypatch, capsys):
+    from snnzoo import cli
+
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "empty"
+    # default OUT (runs/<recipe>): neither runs/ nor runs/tiny_fmnist stays behind
+    assert train_main(["tiny_fmnist", "--limit", "8", "--data", str(empty)]) == 1
+    assert not (tmp_path / "runs").exists()
+    # snnzoo train, nested OUT; and the IDE recipes' own loop
+    for recipe in ("tiny_fmnist", "fsnn_fmnist_ide"):
+        assert cli.main(["train", recipe, "--limit", "8", "--data", str(empty),
+                         "--out", str(tmp_path / "a" / "b" / recipe)]) == 1
+        assert not (tmp_path / "a").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all("train-images-idx3-ubyte.gz" in e for e in err)
+    assert err[1].startswith("snnzoo: error: ")
+    # an OUT folder that existed before is the user's: kept
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert train_main(["tiny_fmnist", "--limit", "8", "--data", str(empty), "--out", str(mine)]) == 1
+    assert mine.is_dir()
+
+
+def test_training_entry_points_from_root_and_elsewhere(tmp_path):
+    """``python -m training.train`` from the repository root (the source-checkout contract) and
+    ``snnzoo.training`` from another folder reach the same entry point."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    empty, out = tmp_path / "empty", tmp_path / "runs" / "x"
+    r = subprocess.run([sys.executable, "-m", "training.train", "tiny_fmnist", "--limit", "8",
+                        "--data", str(empty), "--out", str(out)], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=300)
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 1 and last.startswith("training.train: error: ") and "idx3" in last
+    assert not out.parent.exists()
+    code = ("import snnzoo.training.recipes as r, snnzoo.training.train as t; "
+            "print(r.get('tiny_fmnist').builder, t.build_parser().prog)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["snnzoo.training.recipes:tiny_snn", "python", "-m", "training.train"]
