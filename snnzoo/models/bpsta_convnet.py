@@ -45,6 +45,7 @@ from snnzoo.layers.neurons import IF, LIF, tau_from_decay
 from snnzoo.layers.normalization import TDBatchNorm
 from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
 from snnzoo.layers.voting import VotingLayer
+from snnzoo.models._checks import check_time_steps
 from snnzoo.models._torch_init import conv_kwargs, dense_kwargs
 
 #: variant -> (input kind, default input shape, blocks [(channels, pool)], dropout before FC?, resize
@@ -115,7 +116,7 @@ def bpsta_convnet(dataset="nmnist", num_classes=10, time_steps=16, adjust="bpsa+
         if hidden is not None:
             hidden = widths[-1]
     input_shape = tuple(input_shape or default_shape)
-    time_steps = int(time_steps)
+    time_steps = check_time_steps(time_steps, "bpsta_convnet")
     surrogate = surrogates.get(surrogate)
     node_kw = dict(adjust=adjust, v_threshold=v_threshold, decay=decay, surrogate=surrogate,
                    detach_reset=detach_reset)

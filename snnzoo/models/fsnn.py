@@ -28,6 +28,7 @@ import keras
 
 from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
 from snnzoo.layers.time import TimeFold
+from snnzoo.models._checks import check_time_steps
 
 #: converter for the authors' PyTorch checkpoints of every builder here (used by snnzoo.load)
 TORCH_CONVERTER = "snnzoo.convert.ide_fsnn:convert"
@@ -58,8 +59,7 @@ def _normalize(x, mean, std, name="normalize"):
 
 
 def _check_common(time_steps, num_classes, dropout):
-    if int(time_steps) < 1:
-        raise ValueError(f"time_steps must be >= 1, got {time_steps}")
+    check_time_steps(time_steps, "fsnn")
     if int(num_classes) < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     if not 0.0 <= float(dropout) < 1.0:

@@ -31,6 +31,7 @@ from snnzoo import surrogates
 from snnzoo.layers.neurons import LIF, tau_from_decay
 from snnzoo.layers.normalization import TDBatchNorm
 from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
+from snnzoo.models._checks import check_time_steps
 from snnzoo.models._torch_init import conv_kwargs, dense_kwargs
 
 #: Per-channel (mean, std) used by the TET data loaders.
@@ -107,9 +108,10 @@ def resnet19(num_classes=100, time_steps=2, variant="tet", per_step_logits=False
     """
     if variant not in VARIANTS:
         raise ValueError(f"resnet19: unknown variant {variant!r}; use one of {sorted(VARIANTS)}")
-    num_classes, time_steps = int(num_classes), int(time_steps)
-    if num_classes < 1 or time_steps < 1:
-        raise ValueError(f"resnet19: num_classes and time_steps must be >= 1, got {num_classes}, {time_steps}")
+    time_steps = check_time_steps(time_steps, "resnet19")
+    num_classes = int(num_classes)
+    if num_classes < 1:
+        raise ValueError(f"resnet19: num_classes must be >= 1, got {num_classes}")
     stem, blocks, widths = VARIANTS[variant]
 
     inputs = keras.Input(shape=tuple(input_shape), name="images")

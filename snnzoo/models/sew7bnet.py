@@ -18,6 +18,7 @@ conv bias-free; BN over N·T·H·W (PyTorch momentum/eps). The first unit is nam
 import keras
 
 from snnzoo.layers.time import MeanOverTime, TimeFold
+from snnzoo.models._checks import check_time_steps
 from snnzoo.models.sew_blocks import SEWConnect, batch_norm, check_connect, conv, plif_neuron
 
 #: Converter for the authors' PyTorch checkpoints of this family (used by ``snnzoo.load(path)``).
@@ -35,6 +36,7 @@ def sew_dvs_net(stages, num_classes, time_steps=16, input_shape=(128, 128, 2), c
     """Generic SEW DVS network: one SEW block + max-pool 2 per entry of ``stages`` (its channels),
     preceded by a conv1x1 unit whenever the channel count changes. Returns a ``keras.Model``
     mapping event frames [B, time_steps, H, W, in_channels] to logits [B, num_classes]."""
+    time_steps = check_time_steps(time_steps, name)
     connect_f = check_connect(connect_f)
     stages = [int(c) for c in stages]
     if not stages:

@@ -21,6 +21,7 @@ checkpoints of the original code reproduce exactly. Layer names mirror the origi
 import keras
 
 from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
+from snnzoo.models._checks import check_time_steps
 from snnzoo.models.sew_blocks import (SEWConnect, batch_norm, check_connect, conv, if_neuron,
                                       kaiming_fan_out, pad)
 
@@ -82,7 +83,7 @@ def sew_resnet(depth=18, num_classes=1000, time_steps=4, input_shape=(224, 224, 
     if stem not in ("imagenet", "cifar"):
         raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}")
     connect_f = check_connect(connect_f)
-    time_steps = int(time_steps)
+    time_steps = check_time_steps(time_steps, name or f"sew_resnet{depth}")
     input_shape = tuple(int(s) for s in input_shape)
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")

@@ -23,6 +23,7 @@ from snnzoo import surrogates
 from snnzoo.layers.neurons import LIF, tau_from_decay
 from snnzoo.layers.normalization import TEBN
 from snnzoo.layers.time import MeanOverTime, TimeFold
+from snnzoo.models._checks import check_time_steps
 from snnzoo.models._torch_init import conv_kwargs, dense_kwargs
 
 #: (channels, average-pool after the block?)
@@ -41,7 +42,7 @@ def tebn_cnn7(num_classes=10, time_steps=10, input_shape=(48, 48, 2), dropout=0.
       tau_decay: LIF membrane decay factor k (mem = k·mem + x).
       per_step_logits: return [B, T, C] instead of the mean over T.
     """
-    time_steps = int(time_steps)
+    time_steps = check_time_steps(time_steps, name)
     inputs = keras.Input(shape=(time_steps,) + tuple(input_shape), name="frames")
     x = inputs
     in_channels = input_shape[-1]

@@ -1,9 +1,17 @@
 """``snnzoo.load``: build a registered architecture and put weights into it.
 
 ``weights="default"`` uses the registry's weights (shipped, or external: downloaded, verified,
-converted and cached by :mod:`snnzoo.zoo.weights`); ``None`` keeps the random initialisation; a
-path loads a Keras ``.weights.h5`` / ``.keras`` file, or converts an original PyTorch checkpoint
-(``.pth`` / ``.pt`` / ``.tar``) of the same architecture on the fly.
+converted and cached by :mod:`snnzoo.zoo.weights`); ``None`` (or the string ``"none"``, as on the
+command line) keeps the random initialisation; a path loads a Keras ``.weights.h5`` / ``.keras``
+file, or converts an original PyTorch checkpoint (``.pth`` / ``.pt`` / ``.tar``) of the same
+architecture on the fly (a file literally called ``none`` is given as ``"./none"``). A weights
+file of another architecture is refused with one line comparing the file's layer structure with
+the model's.
+
+Image models are returned as :class:`snnzoo.zoo.image_model.ZooImageModel`: float images in
+[0, 1] or uint8 images 0..255 (scaled by 1/255 inside the model); other integer dtypes raise. The
+values are not checked inside the model (impossible under jit): NaN/inf or float images in
+0..255 give meaningless outputs, while ``snnzoo.evaluate``/``snnzoo.predict`` refuse them.
 """
 import inspect
 import warnings
@@ -11,6 +19,7 @@ from pathlib import Path
 
 from snnzoo.zoo import registry
 from snnzoo.zoo import weights as weights_lib
+from snnzoo.zoo.image_model import as_zoo_image_model
 
 KERAS_SUFFIXES = (".weights.h5", ".h5", ".keras")
 TORCH_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt", ".bin")
@@ -74,11 +83,14 @@ def build(entry, **overrides):
             )
     config.update(overrides)
     try:
-        return builder(**config)
+        model = builder(**config)
     except TypeError as err:
         if "unexpected keyword argument" in str(err):
             raise ValueError(f"bad option for model '{entry['name']}': {err}") from err
         raise
+    if entry["input"]["kind"] == "image":
+        model = as_zoo_image_model(model)
+    return model
 
 
 def torch_converter(entry):
@@ -108,13 +120,111 @@ def convert_checkpoint(entry, model, path, trust_checkpoint=False):
     return model
 
 
+def _h5_layout(source):
+    """``{dataset path: shape}`` of the layer weights in a Keras weights file (path or file
+    object); a ``.keras`` archive is read through its ``model.weights.h5``."""
+    import io
+    import zipfile
+
+    import h5py
+
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            source = io.BytesIO(archive.read("model.weights.h5"))
+    layout = {}
+    with h5py.File(source, "r") as f:
+        if "layers" in f:
+            f["layers"].visititems(lambda n, o: layout.__setitem__(n, tuple(o.shape))
+                                   if isinstance(o, h5py.Dataset) else None)
+    return layout
+
+
+def _model_layout(model):
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.weights.h5"
+        model.save_weights(str(path))
+        return _h5_layout(io.BytesIO(path.read_bytes()))
+
+
+def _describe_layout(layout):
+    import math
+
+    layers = sorted({key.split("/")[0] for key in layout})
+    values = sum(math.prod(shape) for shape in layout.values())
+    return f"{len(layers)} layers, {len(layout)} arrays, {values:,} values"
+
+
+def _layout_owner(layout, skip):
+    """The zoo entry whose shipped or cached converted weights have ``layout``, if any."""
+    candidates = []
+    for other in registry.entries().values():
+        spec = other["weights"]
+        if other["name"] == skip or not spec:
+            continue
+        if "file" in spec:
+            candidates.append((other["name"], registry.manifest_dir(other) / spec["file"]))
+        else:
+            candidates.append((other["name"], weights_lib.converted_weights_path(other["name"], spec)))
+    for owner, path in candidates:
+        try:
+            if path.is_file() and _h5_layout(path) == layout:
+                return owner
+        except Exception:  # an unreadable candidate only means no match
+            continue
+    return None
+
+
+def _first_difference(file_layout, model_layout):
+    for key in sorted(set(file_layout) | set(model_layout)):
+        if key not in file_layout:
+            return f"{key} {model_layout[key]} is in the model, not in the file"
+        if key not in model_layout:
+            return f"{key} {file_layout[key]} is in the file, not in the model"
+        if file_layout[key] != model_layout[key]:
+            return f"{key} has shape {file_layout[key]} in the file, {model_layout[key]} in the model"
+    return "none in the layer structure"
+
+
+def mismatch_error(entry, model, path, err):
+    """One-line ``ValueError`` for a Keras weights file that does not fit ``model``: the file's
+    layer structure (and the zoo entry it belongs to, when recognised) against the model's."""
+    try:
+        file_layout = _h5_layout(path)
+    except Exception as read_err:
+        first = str(read_err).strip().splitlines()[0] if str(read_err).strip() else ""
+        return ValueError(f"cannot read weights file {path}: {type(read_err).__name__}: {first}")
+    model_layout = _model_layout(model)
+    owner = _layout_owner(file_layout, entry["name"])
+    builder = entry["architecture"]["builder"].rpartition(":")[2]
+    return ValueError(
+        f"weights file {path} does not fit model '{entry['name']}' ({builder}): the file holds "
+        + (f"the architecture of '{owner}' " if owner else "another architecture ")
+        + f"({_describe_layout(file_layout)}), the model has {_describe_layout(model_layout)}; "
+        f"first difference: {_first_difference(file_layout, model_layout)}"
+    )
+
+
 def _load_file(entry, model, path, trust_checkpoint):
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     name = path.name.lower()
     if name.endswith(KERAS_SUFFIXES):
-        model.load_weights(str(path))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model.load_weights(str(path))
+            except Exception as err:  # keras raises ValueError, KeyError, ... over pages
+                failed = err
+            else:
+                failed = None
+        if failed is not None:  # the warnings of a failed load only repeat the mismatch
+            raise mismatch_error(entry, model, path, failed) from failed
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     elif name.endswith(TORCH_SUFFIXES):
         convert_checkpoint(entry, model, path, trust_checkpoint=trust_checkpoint)
     else:
@@ -156,13 +266,30 @@ def _load_external(entry, model, progress, trust_checkpoint, overrides):
 def load(name, weights="default", *, progress=True, trust_checkpoint=False, **overrides):
     """Build registry model ``name`` and load its weights (see module docstring).
 
-    ``overrides`` go to the architecture builder (e.g. ``time_steps=8``, ``input_shape=...``).
-    ``trust_checkpoint=True`` allows a full (code-executing) unpickle of a PyTorch file that the
-    safe loader refuses. Returns a ``keras.Model`` mapping RAW inputs to logits [B, classes].
+    Args:
+        name: registry name (``snnzoo.list_models()``).
+        weights: ``"default"`` (the registry's weights), ``None`` or ``"none"`` (random
+            initialisation, as ``--weights none`` on the command line), or a weights file
+            (Keras ``.weights.h5``/``.keras`` or a PyTorch checkpoint of the architecture).
+        progress: show download/conversion progress.
+        trust_checkpoint: allow a full (code-executing) unpickle of a PyTorch file that the safe
+            loader refuses.
+        **overrides: go to the architecture builder (e.g. ``time_steps=8``, ``input_shape=...``).
+
+    Returns:
+        A ``keras.Model`` mapping RAW inputs to logits [B, classes]. Image models take float
+        images in [0, 1] or uint8 images 0..255 (scaled by 1/255 inside the model); other
+        integer dtypes raise ``ValueError``. Input values are not checked inside the model: NaN,
+        inf or float images in 0..255 give meaningless logits without an error (check with
+        ``numpy.isfinite`` / the range first; ``snnzoo.evaluate`` and ``snnzoo.predict`` do).
+
+    Raises:
+        ValueError: unknown name or option, a weights file of another architecture (one line:
+            the file's layer structure against the model's).
     """
     entry = registry.get(name)
     model = build(entry, **overrides)
-    if weights is None:
+    if weights is None or (isinstance(weights, str) and weights.lower() == "none"):
         return model
     if isinstance(weights, str) and weights == "default":
         spec = entry["weights"]
@@ -182,4 +309,4 @@ def load(name, weights="default", *, progress=True, trust_checkpoint=False, **ov
     if isinstance(weights, (str, Path)):
         _load_file(entry, model, weights, trust_checkpoint)
         return model
-    raise ValueError(f"weights must be 'default', None or a file path, got {weights!r}")
+    raise ValueError(f"weights must be 'default', None (or 'none') or a file path, got {weights!r}")

@@ -9,9 +9,11 @@ Resolution order for a registry entry's weights (``snnzoo.load(name)``):
 4. download from ``origin`` to a temporary file.
 
 A checkpoint is verified (size, then ``sha256`` or git blob sha1 =
-sha1(b"blob " + str(len).encode() + b"\\0" + data)) BEFORE it is used; a mismatching file is
-deleted and refused. Converted weights are written to a temporary file and renamed, so nothing
-half-written stays in the cache.
+sha1(b"blob " + str(len).encode() + b"\\0" + data)) BEFORE it is used; a mismatching download
+is deleted and refused, a mismatching file found in the cache (e.g. placed there by hand) is kept
+as ``<file>.rejected`` for inspection and refused. Downloads and converted weights are written to
+a temporary file and renamed, and folders created for a download or a save that fails are removed
+again, so neither half-written files nor empty folders stay in the cache.
 """
 import hashlib
 import os
@@ -32,7 +34,8 @@ class WeightsUnavailableError(ConnectionError):
 
 
 class WeightsIntegrityError(RuntimeError):
-    """A file's size or hash differs from the registry's; the file has been deleted."""
+    """A file's size or hash differs from the registry's; the file has been deleted (a download)
+    or renamed to ``<file>.rejected`` (a file found in the cache)."""
 
 
 # -- hashes --------------------------------------------------------------------------------------
@@ -66,9 +69,10 @@ def file_hash(path, kind):
     return sha256_file(path) if kind == "sha256" else git_blob_sha1_file(path)
 
 
-def verify_file(path, spec, delete=True, what="file"):
-    """Check ``path`` against the spec's ``size`` and hash. On mismatch delete it (if ``delete``)
-    and raise :class:`WeightsIntegrityError`."""
+def verify_file(path, spec, delete=True, what="file", reject=False):
+    """Check ``path`` against the spec's ``size`` and hash. On mismatch raise
+    :class:`WeightsIntegrityError` after deleting the file (``delete``) or renaming it to
+    ``<file>.rejected`` (``reject``: a file someone placed by hand is kept for inspection)."""
     path = Path(path)
     kind, want = expected_hash(spec)
     size = spec.get("size")
@@ -81,14 +85,41 @@ def verify_file(path, spec, delete=True, what="file"):
         if got != want:
             problem = f"{kind} {got}, expected {want}"
     if problem:
-        if delete:
+        if reject:
+            rejected = path.with_name(path.name + ".rejected")
+            os.replace(path, rejected)
+            fate = f"it has been renamed to {rejected} (delete it once checked)"
+        elif delete:
             path.unlink(missing_ok=True)
+            fate = "it has been deleted"
+        else:
+            fate = "refusing to use it"
         raise WeightsIntegrityError(
-            f"{what} {path} does not match the registry ({problem}); "
-            + ("it has been deleted" if delete else "refusing to use it")
+            f"{what} {path} does not match the registry ({problem}); {fate}"
             + (f". Get the original from {spec['origin']}" if spec.get("origin") else "")
         )
     return path
+
+
+def _make_parents(path):
+    """Create ``path``'s missing parent folders; return those created, outermost first."""
+    created = []
+    parent = Path(path).parent
+    while not parent.exists():
+        created.append(parent)
+        parent = parent.parent
+    created.reverse()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_empty(folders):
+    """Remove the folders :func:`_make_parents` created, innermost first, where still empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another file arrived meanwhile) or already gone
+            break
 
 
 # -- cache layout --------------------------------------------------------------------------------
@@ -130,8 +161,7 @@ def download(name, spec, dest=None, progress=True):
     scheme = urllib.parse.urlparse(url).scheme
     if scheme not in ("http", "https", "file"):
         raise ValueError(f"unsupported weights origin {url!r} (http, https or file URLs only)")
-    created = not dest.parent.exists()
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_parents(dest)
     tmp = _temp_beside(dest)
     try:
         try:
@@ -156,27 +186,25 @@ def download(name, spec, dest=None, progress=True):
     finally:
         if tmp.exists():
             tmp.unlink()
-        if created and not dest.exists():  # leave no empty folder behind either
-            try:
-                dest.parent.rmdir()
-            except OSError:
-                pass
+        if not dest.exists():  # leave no empty folder behind either
+            _remove_empty(created)
     return dest
 
 
 def fetch_checkpoint(name, spec, progress=True):
-    """The verified original checkpoint: from the cache if present (verified, deleted if bad),
-    else downloaded from the origin."""
+    """The verified original checkpoint: from the cache if present (verified; a mismatching file,
+    e.g. one placed by hand, is renamed ``<file>.rejected`` and refused), else downloaded from the
+    origin."""
     path = checkpoint_cache_path(name, spec)
     if path.is_file():
-        return verify_file(path, spec, delete=True, what="cached checkpoint")
+        return verify_file(path, spec, delete=False, reject=True, what="cached checkpoint")
     return download(name, spec, path, progress=progress)
 
 
 def save_weights_atomic(model, path):
     """``model.save_weights(path)`` through a temporary file + rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_parents(path)
     tmp = _temp_beside(path, suffix=".weights.h5")
     try:
         model.save_weights(str(tmp))
@@ -184,4 +212,6 @@ def save_weights_atomic(model, path):
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not path.exists():  # failed or interrupted: no empty folder either
+            _remove_empty(created)
     return path
