@@ -1,11 +1,13 @@
 """Command line: ``snnzoo list | info NAME | eval NAME [--data DIR] | predict NAME FILE... |
-convert NAME CKPT OUT | train RECIPE | publish RUN_DIR NAME``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code."""
+convert NAME CKPT OUT | train RECIPE | publish RUN_DIR NAME``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code;
+Ctrl-C ends with one ``snnzoo: interrupted`` line and exit code 130."""
 import argparse
 import json
 import sys
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 class CLIError(Exception):
@@ -125,6 +127,9 @@ def main(argv=None):
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line; snnzoo writes files atomically (temp + rename)
+        print("snnzoo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into e.g. `head`
         return 0
     except (CLIError, ValueError, FileNotFoundError, ImportError, RuntimeError, ConnectionError,

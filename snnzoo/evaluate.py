@@ -20,6 +20,9 @@ import time
 
 __all__ = ["add_eval_arguments", "evaluate", "main_eval", "one_line_error", "run_eval"]
 
+#: exit code after Ctrl-C (128 + SIGINT), as shells report it
+EXIT_INTERRUPTED = 130
+
 _EXPECTED_ERRORS = (ValueError, FileNotFoundError, ImportError, RuntimeError, ConnectionError,
                     OSError, KeyError)
 
@@ -49,6 +52,23 @@ def _input_geometry(model):
     if len(shape) == 5:
         return "event_frames", int(shape[1]), tuple(int(s) for s in shape[2:])
     return "image", None, tuple(int(s) for s in shape[1:])
+
+
+def check_finite_batch(x, index):
+    """Raise ``ValueError`` if the float batch ``x`` holds NaN or inf (``index``: batch number).
+
+    Models cannot check this themselves under jit, and a spiking network turns NaN inputs into
+    silent garbage (a NaN membrane potential never crosses the threshold)."""
+    import numpy as np
+    from keras import ops
+
+    x = np.asarray(ops.convert_to_numpy(x))
+    if np.issubdtype(x.dtype, np.floating):
+        finite = np.isfinite(x.reshape(x.shape[0], -1)) if x.ndim else np.isfinite(x)
+        if not finite.all():
+            rows = np.flatnonzero(~finite.all(axis=-1)) if x.ndim else [0]
+            raise ValueError(f"input batch {index}: {len(rows)} sample(s) hold NaN/inf values "
+                             f"(first: sample {int(rows[0])} of the batch); inputs must be finite")
 
 
 def _as_logits(out):
@@ -84,8 +104,13 @@ def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=
         ``dict(accuracy, n, correct, claimed, firing_rates, seconds, dataset, split, model)``;
         ``claimed`` is the manifest's claimed accuracy (``None`` for a model object).
 
+    Image batches may be float in [0, 1] or, for zoo models, uint8 0..255 (scaled inside the
+    model, see :mod:`snnzoo.zoo.image_model`).
+
     Raises:
         DataNotFoundError: the test set's files are missing (the message names them).
+        ValueError: a batch holds NaN/inf values (checked before the model runs), or the data
+            does not fit the model.
     """
     import keras
     import numpy as np
@@ -159,6 +184,7 @@ def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=
     correct = total = 0
     for i in range(n_batches):
         x, y = get(i)
+        check_finite_batch(x, i)
         pred = _as_logits(probe(x)).argmax(axis=-1)
         y = np.asarray(keras.ops.convert_to_numpy(y)).reshape(-1)
         correct += int(np.sum(pred == y))
@@ -226,13 +252,18 @@ def run_eval(args) -> int:
 def run_command(parser, runner, argv=None) -> int:
     """Parse ``argv`` with ``parser`` and call ``runner(args)``; a usage error returns 2, an
     expected error (bad name, missing data, bad file) prints one ``snnzoo: error:`` line and
-    returns 1. The stand-alone entry points ``snnzoo eval`` / ``snnzoo predict`` use it."""
+    returns 1; Ctrl-C prints ``snnzoo: interrupted`` and returns 130 (every file snnzoo writes
+    is written to a temporary name and renamed, so nothing half-written stays). The stand-alone
+    entry points ``snnzoo eval`` / ``snnzoo predict`` use it."""
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return runner(args)
+    except KeyboardInterrupt:
+        print("snnzoo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except _EXPECTED_ERRORS as err:
         print(f"snnzoo: error: {one_line_error(err)}", file=sys.stderr)
         return 1

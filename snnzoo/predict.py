@@ -4,7 +4,7 @@ Accepted inputs (the model's input kind decides which make sense):
 
 * images (image models): ``.png``/``.jpg``/``.jpeg``/``.bmp`` (converted to the model's channels
   and resized bilinearly to its size if needed), ``.npy`` arrays ([H, W], [H, W, C] or a stack
-  [N, H, W(, C)]; uint8 is divided by 255, floats must already lie in [0, 1]), and idx files
+  [N, H, W(, C)]; uint8 is divided by 255, floats must already lie in [0, 1] and be finite), and idx files
   (e.g. ``t10k-images-idx3-ubyte.gz``) with optional rows: ``FILE:0``, ``FILE:0-9``,
   ``FILE:3,5,8`` (all rows without a suffix);
 * events (event-frame models): N-MNIST ``.bin``/``.bs2`` (34 x 34 sensor), ``.aedat`` (AEDAT
@@ -12,6 +12,10 @@ Accepted inputs (the model's input kind decides which make sense):
   it; or AEDAT 2.0 as in CIFAR10-DVS, 128 x 128), ``.aedat4`` (sensor size from the file), and
   ``.npy`` frames [T, H, W, 2] / [N, T, H, W, 2]. Events are integrated into the model's T frames
   (``split_by="number"``) at the sensor size, then resized to the model's frame size.
+
+Refused with one line naming the file: unreadable or corrupt files (e.g. a damaged ``.gz``),
+NaN/inf values, float images outside [0, 1], and event recordings without any event (an empty
+``.bin`` or a header-only ``.aedat``/``.aedat4``, which would otherwise become all-zero frames).
 
 Command line (wired into ``snnzoo predict``)::
 
@@ -52,12 +56,26 @@ def _split_rows(spec: str):
     return Path(spec), None
 
 
+def _check_finite(arr, where):
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{where}: {bad} NaN/inf value(s); inputs must be finite")
+    return arr
+
+
+def _np_load(path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path.name}: not a readable .npy array ({exc})") from None
+
+
 def _to_unit_range(arr, where):
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) / 255.0
     if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{where}: unsupported array dtype {arr.dtype}")
-    arr = arr.astype(np.float32)
+    arr = _check_finite(arr, where).astype(np.float32)
     if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
         raise ValueError(f"{where}: image values must lie in [0, 1] (or be uint8 0..255), got "
                          f"[{arr.min():g}, {arr.max():g}]")
@@ -89,16 +107,17 @@ def _fit_image(img, shape, where):
 def _event_sensor(path: Path):
     """(reader result, sensor (H, W, 2), gesture labels or None) of an event file."""
     from snnzoo.data import aedat
+    from snnzoo.data.frames import require_events
     from snnzoo.data.nmnist import NMNIST_SENSOR_SIZE, read_nmnist
 
     suffix = path.suffix.lower()
     if suffix in (".bin", ".bs2"):
-        return [(path.name, read_nmnist(path))], NMNIST_SENSOR_SIZE
+        return [(path.name, require_events(read_nmnist(path), path.name))], NMNIST_SENSOR_SIZE
     if suffix == ".aedat4":
         info = aedat.read_aedat4_info(path)
         sizes = [(s.get("height"), s.get("width")) for s in info["streams"].values()
                  if s.get("type") == "EVTS"]
-        events = aedat.read_aedat4(path)
+        events = require_events(aedat.read_aedat4(path), path.name)
         if sizes and all(sizes[0]):
             sensor = (int(sizes[0][0]), int(sizes[0][1]), 2)
         else:
@@ -109,11 +128,12 @@ def _event_sensor(path: Path):
         labels = path.with_name(f"{path.stem}_labels.csv")
         if labels.is_file():
             parts = aedat.read_dvs_gesture(path, labels)
-            return ([(f"{path.name}#{k} (labelled {lab})", ev) for k, (ev, lab) in enumerate(parts)],
-                    (128, 128, 2))
-        return [(path.name, aedat.read_aedat31(path))], (128, 128, 2)
+            named = [(f"{path.name}#{k} (labelled {lab})", ev) for k, (ev, lab) in enumerate(parts)]
+            return [(where, require_events(ev, where)) for where, ev in named], (128, 128, 2)
+        return [(path.name, require_events(aedat.read_aedat31(path), path.name))], (128, 128, 2)
     if head.startswith(b"#!AER-DAT2") or head.startswith(b"#"):
-        return [(path.name, aedat.read_aedat2(path, layout="cifar10dvs"))], (128, 128, 2)
+        events = aedat.read_aedat2(path, layout="cifar10dvs")
+        return [(path.name, require_events(events, path.name))], (128, 128, 2)
     raise ValueError(f"{path}: not an AEDAT file (no '#!AER-DAT' header)")
 
 
@@ -153,13 +173,16 @@ def load_inputs(files, kind, input_shape, time_steps=None):
             if suffix in IMAGE_SUFFIXES:
                 from PIL import Image
 
-                with Image.open(path) as im:
-                    mode = "L" if shape[-1] == 1 else "RGB"
-                    arr = np.asarray(im.convert(mode))
+                try:
+                    with Image.open(path) as im:
+                        mode = "L" if shape[-1] == 1 else "RGB"
+                        arr = np.asarray(im.convert(mode))
+                except (OSError, ValueError, SyntaxError) as exc:  # PIL's errors for bad files
+                    raise ValueError(f"{path.name}: not a readable image ({exc})") from None
                 out.append((path.name, _fit_image(_to_unit_range(arr, path.name), shape, path.name)))
                 continue
             if suffix == ".npy" or is_idx:
-                arr = np.load(path, allow_pickle=False) if suffix == ".npy" else read_idx(path)
+                arr = _np_load(path) if suffix == ".npy" else read_idx(path)
                 # [N, H, W(, C)] is a stack; [H, W] and [H, W, C] (C in 1, 3, 4) one image
                 stacked = arr.ndim == 4 or (arr.ndim == 3 and (is_idx or arr.shape[-1] not in (1, 3, 4)))
                 if not stacked:
@@ -184,7 +207,7 @@ def load_inputs(files, kind, input_shape, time_steps=None):
             raise ValueError(f"{path.name}: an image, but this model takes event frames "
                              f"[T, H, W, 2]")
         if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False).astype(np.float32)
+            arr = _check_finite(_np_load(path), path.name).astype(np.float32)
             if arr.ndim == 4:
                 arr = arr[None]
             if arr.ndim != 5 or arr.shape[-1] != 2 or arr.shape[1] != T:
@@ -210,6 +233,11 @@ def predict(name_or_model, files, top_k=5, weights="default", class_names=None, 
     Returns:
         A list of ``{"input": label, "top": [(class index, class name, probability), ...]}``;
         probabilities are the softmax of the model's (time-averaged) output.
+
+    Raises:
+        FileNotFoundError / ValueError: a missing, unreadable or corrupt file, NaN/inf values,
+            images outside [0, 1], or an event recording without events (one line naming the
+            file), before any weights are downloaded.
     """
     from keras import ops
 

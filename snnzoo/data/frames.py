@@ -44,7 +44,8 @@ from .. import config
 from .checksums import file_hash
 from .events import as_event_fields
 
-__all__ = ["events_to_frames", "events_to_frames_cached", "segment_indices"]
+__all__ = ["EmptyRecordingError", "events_to_frames", "events_to_frames_cached", "require_events",
+           "segment_indices"]
 
 _SPLITS = ("number", "time")
 
@@ -192,6 +193,31 @@ def events_to_frames(events, sensor_size=(34, 34, 2), frames: int = 10, split_by
     return out
 
 
+class EmptyRecordingError(ValueError):
+    """An event file (or a labelled window of one) holds no events: a truncated, header-only or
+    otherwise broken recording, which would otherwise become an all-zero input."""
+
+
+def require_events(events, where):
+    """Return ``events`` if it holds at least one event, else raise :class:`EmptyRecordingError`
+    naming ``where`` (the file, and the window for a cut recording)."""
+    t, _, _, _ = as_event_fields(events)
+    if t.shape[0] == 0:
+        raise EmptyRecordingError(
+            f"{where}: the recording holds no events (a header-only, empty or truncated file?); "
+            "refusing to turn it into all-zero frames")
+    return events
+
+
+def _reader_where(path, reader) -> str:
+    """``path`` plus the window a ``functools.partial`` reader selects, e.g. ``(index=3)``."""
+    if isinstance(reader, functools.partial) and (reader.args or reader.keywords):
+        parts = [repr(a) for a in reader.args]
+        parts += [f"{k}={v!r}" for k, v in sorted(reader.keywords.items())]
+        return f"{path} ({', '.join(parts)})"
+    return str(path)
+
+
 def _reader_id(reader) -> str:
     if isinstance(reader, functools.partial):
         inner = _reader_id(reader.func)
@@ -220,6 +246,11 @@ def events_to_frames_cached(path, reader, sensor_size=(34, 34, 2), frames: int =
 
     Returns:
         float32 ``[T, H, W, 2]`` frames.
+
+    Raises:
+        EmptyRecordingError: ``reader(path)`` returned no events (the message names the file and
+            the reader's window); :func:`events_to_frames` itself turns an empty stream into
+            zero frames, but a data-set sample without events is a broken file.
     """
     H, W = _check_sensor_size(sensor_size)
     T = _check_frames(frames)
@@ -244,7 +275,8 @@ def events_to_frames_cached(path, reader, sensor_size=(34, 34, 2), frames: int =
                     return cached["frames"].astype(np.float32, copy=False)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
             pass  # unreadable or foreign entry: recompute and overwrite
-    result = events_to_frames(reader(path), (H, W, 2), T, split_by, duration)
+    events = require_events(reader(path), _reader_where(path, reader))
+    result = events_to_frames(events, (H, W, 2), T, split_by, duration)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
     try:

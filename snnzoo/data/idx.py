@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 
 import numpy as np
 
@@ -73,9 +74,21 @@ def read_idx(path) -> np.ndarray:
 
     Returns:
         The array, in native byte order, with the shape stored in the header.
+
+    Raises:
+        ValueError: a ``.gz`` file that is not valid gzip (corrupt or truncated), or a payload
+            that is not an idx file; the message names the file.
     """
     path = str(path)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    if path.endswith(".gz"):
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            data = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: not a valid gzip file, corrupt or truncated ({exc}); "
+                             "download it again") from None
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     return parse_idx(data, path)
