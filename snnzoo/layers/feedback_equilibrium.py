@@ -70,6 +70,19 @@ class UnitNormUniform(keras.initializers.Initializer):
         return {"axis": self.axis, "seed": self.seed}
 
 
+def check_leak(leak):
+    """The membrane decay factor λ of the LIF update ``u ← λ·(u − V_th·s)``: ``None`` or ``1``
+    select IF (λ = 1, stored as ``None``); 0 < λ < 1 is LIF. Anything else raises: λ ≤ 0 would
+    erase (or flip) the membrane every step and λ > 1 makes it grow without bound."""
+    if leak is None:
+        return None
+    value = float(leak)
+    if not 0.0 < value <= 1.0:  # also rejects NaN
+        raise ValueError(f"leak must be a decay factor in (0, 1] (e.g. 0.95 for LIF; None or 1.0 "
+                         f"for IF), got {leak}")
+    return None if value == 1.0 else value
+
+
 def module_spec(spec, name="module"):
     """Validate a module description and fill in defaults.
 
@@ -196,7 +209,8 @@ class FeedbackEquilibrium(keras.layers.Layer):
             (multi-layer nets such as AlexNet-F); empty for a single feedback layer.
         time_steps: T, simulation steps.
         v_threshold: V_th (2.0 in the reference).
-        leak: λ of the LIF model (e.g. 0.95); ``None`` or a value >= 1 / <= 0 selects IF.
+        leak: decay factor λ of the LIF model, in (0, 1] (e.g. 0.95); ``None`` or ``1.0``
+            selects IF. Other values raise a ValueError.
         solver: adjoint solver, ``"broyden"`` | ``"fixed_point"`` | ``"authors_iter"``
             (:func:`snnzoo.layers.implicit_solvers.solve_adjoint`).
         solver_iterations: iterations of the adjoint solver (the reference's ``threshold`` = 30).
@@ -234,8 +248,7 @@ class FeedbackEquilibrium(keras.layers.Layer):
         self.v_threshold = float(v_threshold)
         if not self.v_threshold > 0:
             raise ValueError(f"v_threshold must be > 0, got {v_threshold}")
-        leak = None if leak is None else float(leak)
-        self.leak = None if (leak is None or leak >= 1.0 or leak <= 0.0) else leak
+        self.leak = check_leak(leak)
         if solver not in implicit_solvers.SOLVERS:
             raise ValueError(f"solver must be one of {implicit_solvers.SOLVERS}, got {solver!r}")
         self.solver = solver
@@ -595,8 +608,7 @@ class RateBatchNorm(keras.layers.Layer):
     def __init__(self, time_steps, leak=None, momentum=0.9, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
         self.time_steps = int(time_steps)
-        leak = None if leak is None else float(leak)
-        self.leak = None if (leak is None or leak >= 1.0 or leak <= 0.0) else leak
+        self.leak = check_leak(leak)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
 
