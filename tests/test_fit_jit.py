@@ -37,7 +37,7 @@ def _data(n=32):
 @pytest.mark.parametrize("jit", [False, True])
 def test_fit_updates_every_trainable_weight(jit):
     if jit and keras.backend.backend() == "torch":
-        pytest.skip("torch.compile of this model is covered by test_fit_torch_compile (slow compile)")
+        pytest.skip("torch.compile: test_fit_torch_compile and tests/test_torch_compile_paths.py (this model compiles for minutes)")
     keras.utils.set_random_seed(1)
     model = every_layer_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-2),
@@ -72,9 +72,17 @@ def test_fit_torch_compile():
 def test_long_sequence_loop_matches_unrolled(jit, monkeypatch):
     """T = 12 > UNROLL_MAX runs through scan (JAX) / bounded while_loop (TF); one SGD step must
     give the same weights as the fully unrolled loop."""
-    if jit and keras.backend.backend() == "torch":
-        pytest.skip("torch always unrolls; torch.compile covered elsewhere")
+    if keras.backend.backend() == "torch":
+        pytest.skip("torch always unrolls: there is no second loop to compare with")
     steps = 12
+    loops = []
+    compiled_loop = snnzoo.backend._compiled_loop
+
+    def counting_loop(*args):
+        loops.append(args[3])  # the number of steps
+        return compiled_loop(*args)
+
+    monkeypatch.setattr(snnzoo.backend, "_compiled_loop", counting_loop)
 
     def one_step(unroll_max):
         monkeypatch.setattr(snnzoo.backend, "UNROLL_MAX", unroll_max)
@@ -91,7 +99,10 @@ def test_long_sequence_loop_matches_unrolled(jit, monkeypatch):
                   batch_size=8, epochs=1, verbose=0)
         return [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
 
-    unrolled, looped = one_step(100), one_step(4)
+    unrolled = one_step(100)
+    assert not loops, "T <= UNROLL_MAX must unroll"
+    looped = one_step(4)
+    assert loops and set(loops) == {steps}, "T > UNROLL_MAX must run the scan / while loop"
     for a, b in zip(unrolled, looped):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert any(not np.allclose(a, b0) for a, b0 in zip(unrolled, one_step_init(steps)))
