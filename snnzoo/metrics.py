@@ -15,6 +15,11 @@ model's own outputs followed by those of every neuron layer, so one forward pass
 predictions and the spike counts. Layers that a functional graph cannot expose (neurons nested in
 a subclassed layer, or shared neurons called several times) are measured by recording their
 outputs during an eager call instead.
+
+Rates are keyed by the layer's path inside the model: its name for a layer of the model itself,
+``"outer/inner/lif"`` for a layer nested in sub-models or sub-layers, so equally named neurons in
+different nested models are measured separately. A shared layer (listed in several places) is
+measured once, under the first path Keras lists it at.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import numpy as np
 from snnzoo.layers.find import find_layers
 from snnzoo.layers.neurons import BaseNeuron
 
-__all__ = ["FiringRateProbe", "firing_rates", "neuron_layers"]
+__all__ = ["FiringRateProbe", "firing_rates", "layer_paths", "neuron_layers"]
 
 
 def _rate_layer_types():
@@ -41,6 +46,39 @@ def neuron_layers(model):
     return find_layers(model, _rate_layer_types())
 
 
+def layer_paths(model, layers):
+    """``{id(layer): path}`` for ``layers`` inside ``model``: names joined by ``/`` from the
+    model's direct children down (the model's own name is left out). Keras lists a shared layer
+    once; it keeps the first path. Should two different layers still meet on one path (equal names
+    of sibling sub-layers), the later ones get ``#2``, ``#3``, ... appended."""
+    wanted = {id(layer) for layer in layers}
+    paths, taken = {}, set()
+
+    def walk(parent, prefix, seen):
+        for child in parent._flatten_layers(include_self=False, recursive=False):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = f"{prefix}{child.name}"
+            if id(child) in wanted and id(child) not in paths:
+                unique, k = path, 2
+                while unique in taken:
+                    unique, k = f"{path}#{k}", k + 1
+                paths[id(child)] = unique
+                taken.add(unique)
+            walk(child, path + "/", seen)
+
+    walk(model, "", {id(model)})
+    for layer in layers:  # not reachable by the walk (not expected): its bare name, made unique
+        if id(layer) not in paths:
+            unique, k = layer.name, 2
+            while unique in taken:
+                unique, k = f"{layer.name}#{k}", k + 1
+            paths[id(layer)] = unique
+            taken.add(unique)
+    return paths
+
+
 def _spikes(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
@@ -49,14 +87,19 @@ class FiringRateProbe:
     """Run ``model`` and accumulate the firing rate of each neuron layer.
 
     ``probe(x)`` returns the model's output (as ``model(x, training=False)`` would) and adds the
-    batch's spike counts to running sums; :meth:`rates` gives ``{layer name: mean firing rate}``.
+    batch's spike counts to running sums; :meth:`rates` gives ``{layer path: mean firing rate}``,
+    the path being the layer's name for a layer of the model itself and ``"outer/inner/lif"`` for
+    a nested one (:func:`layer_paths`). ``probe.paths`` maps each path to its layer.
     """
 
     def __init__(self, model):
         self.model = model
         self.layers = neuron_layers(model)
-        self._sums = {layer.name: 0.0 for layer in self.layers}
-        self._counts = {layer.name: 0 for layer in self.layers}
+        by_id = layer_paths(model, self.layers)
+        self._keys = [by_id[id(layer)] for layer in self.layers]
+        self.paths = dict(zip(self._keys, self.layers))
+        self._sums = {key: 0.0 for key in self._keys}
+        self._counts = {key: 0 for key in self._keys}
         self._graph = self._functional_probe()
 
     def _functional_probe(self):
@@ -82,28 +125,28 @@ class FiringRateProbe:
             inputs = inputs[0]
         return keras.Model(inputs, outputs + taps, name=f"{self.model.name}_firing_rates")
 
-    def _record(self, name, spikes):
+    def _record(self, key, spikes):
         s = keras.ops.convert_to_numpy(spikes)
-        self._sums[name] += float(np.sum(s, dtype=np.float64))
-        self._counts[name] += int(s.size)
+        self._sums[key] += float(np.sum(s, dtype=np.float64))
+        self._counts[key] += int(s.size)
 
     def __call__(self, x):
         if self._graph is not None:
             out = self._graph(x, training=False)
             n_out = len(self.model.outputs)
             preds = out[0] if n_out == 1 else out[:n_out]
-            for layer, spikes in zip(self.layers, out[n_out:]):
-                self._record(layer.name, spikes)
+            for key, spikes in zip(self._keys, out[n_out:]):
+                self._record(key, spikes)
             return preds
         return self._eager(x)
 
     def _eager(self, x):
         recorded = []
         originals = {}
-        for layer in self.layers:
+        for layer, key in zip(self.layers, self._keys):
             original = layer.call
 
-            def call(*args, _orig=original, _name=layer.name, **kwargs):
+            def call(*args, _orig=original, _name=key, **kwargs):
                 out = _orig(*args, **kwargs)
                 recorded.append((_name, _spikes(out)))
                 return out
@@ -123,9 +166,9 @@ class FiringRateProbe:
         return preds
 
     def rates(self):
-        """``{layer name: mean firing rate}`` over everything seen so far."""
-        return {name: (self._sums[name] / self._counts[name]) if self._counts[name] else None
-                for name in self._sums}
+        """``{layer path: mean firing rate}`` over everything seen so far, in layer order."""
+        return {key: (self._sums[key] / self._counts[key]) if self._counts[key] else None
+                for key in self._keys}
 
 
 def firing_rates(model, x, batch_size=None):
@@ -138,7 +181,8 @@ def firing_rates(model, x, batch_size=None):
         batch_size: split an array ``x`` into batches of this size (``None``: one batch).
 
     Returns:
-        ``{layer name: rate}`` with ``rate`` = spikes / (batch · time · neurons), in layer order.
+        ``{layer path: rate}`` with ``rate`` = spikes / (batch · time · neurons), in layer order;
+        the path is the layer's name, or ``"outer/inner/name"`` for a nested layer.
     """
     probe = FiringRateProbe(model)
     if isinstance(x, (np.ndarray,)) or hasattr(x, "shape"):

@@ -85,7 +85,7 @@ def test_firing_rates_of_nested_neurons_use_the_eager_recorder():
         v = v * (1 - s)
         spikes.append(s)
     rates = firing_rates(model, x)
-    assert rates == {"inner_lif": pytest.approx(np.mean(spikes), abs=1e-7)}
+    assert rates == {"block/inner_lif": pytest.approx(np.mean(spikes), abs=1e-7)}
 
 
 @pytest.mark.parity
