@@ -53,6 +53,7 @@ __all__ = [
     "read_aedat4",
     "read_aedat4_info",
     "read_dvs_gesture",
+    "read_gesture_labels",
 ]
 
 _AEDAT4_MAGIC = b"#!AER-DAT4.0\r\n"
@@ -199,13 +200,61 @@ def read_aedat31(path, valid_only: bool = False) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def read_gesture_labels(labels_csv):
+    """The labelled gestures of a DVS128 Gesture ``<recording>_labels.csv``: the one parser of
+    these files (used by :func:`read_dvs_gesture` and the ``dvs_gesture`` pipeline).
+
+    The file has the header ``class,startTime_usec,endTime_usec`` (optional here) and one row per
+    gesture; classes are numbered 1..11 and the window is ``start <= t < end`` in µs.
+
+    Args:
+        labels_csv: path of the label file.
+
+    Returns:
+        A list of ``(label, start, end)`` in file order, ``label`` = class − 1 (0..10).
+
+    Raises:
+        FileNotFoundError: the file is missing. ValueError: a row is not three integers, a class
+            is outside 1..11 or a window is empty (``end <= start``); the message names the file
+            and line.
+    """
+    labels_csv = Path(labels_csv)
+    if not labels_csv.is_file():
+        raise FileNotFoundError(f"DVS128 Gesture label file not found: {labels_csv}")
+    segments = []
+    with open(labels_csv, newline="", encoding="utf-8-sig") as f:
+        for lineno, row in enumerate(csv.reader(f), 1):
+            cells = [c.strip() for c in row]
+            if not cells or not any(cells):
+                continue
+            if lineno == 1 and not cells[0].lstrip("-").isdigit():
+                continue  # header line
+            try:
+                cls, start, end = (int(v) for v in cells[:3])  # < 3 cells: ValueError too
+            except ValueError:
+                raise ValueError(f"{labels_csv}:{lineno}: expected class,startTime_usec,"
+                                 f"endTime_usec (three integers); got {row}") from None
+            if not 1 <= cls <= 11:
+                raise ValueError(f"{labels_csv}:{lineno}: class {cls} outside 1..11")
+            if end <= start:
+                raise ValueError(f"{labels_csv}:{lineno}: empty window: end {end} <= start {start}")
+            segments.append((cls - 1, start, end))
+    return segments
+
+
+def gesture_window(events, start, end):
+    """The events with ``start <= t < end`` (one labelled gesture of a recording)."""
+    t = events["t"]
+    return events[(t >= start) & (t < end)]
+
+
 def read_dvs_gesture(path, labels_csv=None, valid_only: bool = False):
     """Cut a DVS128 Gesture recording into its labelled gestures.
 
     Args:
         path: the AEDAT 3.1 recording (e.g. ``user01_fluorescent.aedat``).
-        labels_csv: its label file; default ``<recording stem>_labels.csv`` beside it. Columns
-            ``class,startTime_usec,endTime_usec``.
+        labels_csv: its label file; default ``<recording stem>_labels.csv`` beside it, read by
+            :func:`read_gesture_labels`.
         valid_only: passed to :func:`read_aedat31`.
 
     Returns:
@@ -219,27 +268,9 @@ def read_dvs_gesture(path, labels_csv=None, valid_only: bool = False):
     path = Path(path)
     labels_csv = Path(labels_csv) if labels_csv is not None else path.with_name(
         f"{path.stem}_labels.csv")
-    if not labels_csv.is_file():
-        raise FileNotFoundError(f"DVS128 Gesture label file not found: {labels_csv}")
-    rows = []
-    with open(labels_csv, newline="") as f:
-        for lineno, row in enumerate(csv.reader(f), 1):
-            if not row or not row[0].strip():
-                continue
-            if lineno == 1 and not row[0].strip().lstrip("-").isdigit():
-                continue  # header line
-            if len(row) < 3:
-                raise ValueError(f"{labels_csv}:{lineno}: expected class,start,end; got {row}")
-            rows.append(tuple(int(v) for v in row[:3]))
+    segments = read_gesture_labels(labels_csv)
     events = read_aedat31(path, valid_only=valid_only)
-    t = events["t"]
-    out = []
-    for cls, start, end in rows:
-        if not 1 <= cls <= 11:
-            raise ValueError(f"{labels_csv}: class {cls} outside 1..11")
-        mask = (t >= start) & (t < end)
-        out.append((events[mask], cls - 1))
-    return out
+    return [(gesture_window(events, start, end), label) for label, start, end in segments]
 
 
 # ----------------------------------------------------------------------------- AEDAT 4.0

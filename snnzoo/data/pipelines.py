@@ -32,8 +32,9 @@ cifar10dvs      cifar10dvs/   ``<class>/cifar10_<class>_<i>.aedat`` (AEDAT 2.0) 
 Splits: the official ones; CIFAR10-DVS has none, so the first ceil(0.9·n) recordings of every
 class (file names sorted as strings, the order of SpikingJelly's data-set folder) are ``train``
 and the rest ``test`` (SpikingJelly ``split_to_train_test_set(0.9, ...)``, used by SEW, TET,
-TEBN and CSBP). DVS Gesture recordings are cut into their labelled gestures
-(:func:`snnzoo.data.read_dvs_gesture`).
+TEBN and CSBP). DVS Gesture recordings are cut into their labelled gestures, the windows and
+labels read by one parser (:func:`snnzoo.data.aedat.read_gesture_labels`, also used by
+:func:`snnzoo.data.read_dvs_gesture`).
 
 ``limit=N`` keeps N samples spread evenly over the split (indices ``i·n // N``), so a limited run
 still sees every class even where the files are sorted by class.
@@ -189,33 +190,21 @@ class ImageSource:
         return self.images[idx].astype(np.float32) / 255.0, self.labels[idx]
 
 
-def _gesture_labels(csv_path: Path):
-    """Labels (0..10) of the gestures listed in a DVS Gesture ``_labels.csv``, in file order
-    (the same rows :func:`snnzoo.data.read_dvs_gesture` cuts)."""
-    labels = []
-    for lineno, line in enumerate(csv_path.read_text().splitlines(), 1):
-        cells = [c.strip() for c in line.split(",")]
-        if not cells or not cells[0]:
-            continue
-        if lineno == 1 and not cells[0].lstrip("-").isdigit():
-            continue
-        labels.append(int(cells[0]) - 1)
-    return labels
-
-
 @functools.lru_cache(maxsize=1)
-def _gesture_file(path: str, mtime: float):
-    from snnzoo.data.aedat import read_dvs_gesture
+def _gesture_events(path: str, mtime: float):
+    from snnzoo.data.aedat import read_aedat31
 
-    return read_dvs_gesture(path)
+    return read_aedat31(path)
 
 
-def read_gesture_segment(path, index: int):
-    """Events of the ``index``-th labelled gesture of a DVS Gesture recording (the last
-    recording read is kept in memory, so reading its gestures one after the other parses it
-    once)."""
+def read_gesture_segment(path, start: int, end: int):
+    """Events of a DVS Gesture recording with ``start <= t < end`` (one labelled gesture, as
+    :func:`snnzoo.data.aedat.read_gesture_labels` lists them; the last recording read is kept in
+    memory, so reading its gestures one after the other parses it once)."""
+    from snnzoo.data.aedat import gesture_window
+
     path = Path(path)
-    return _gesture_file(str(path), path.stat().st_mtime)[int(index)][0]
+    return gesture_window(_gesture_events(str(path), path.stat().st_mtime), start, end)
 
 
 def _read_cifar10dvs(path):
@@ -283,6 +272,8 @@ def _gesture_root(data_dir):
 
 
 def _gesture_items(split, data_dir):
+    from snnzoo.data.aedat import read_gesture_labels
+
     root = _gesture_root(data_dir)
     base = config.data_dir(data_dir) / "dvs_gesture"
     listing = f"trials_to_{split}.txt"
@@ -302,10 +293,11 @@ def _gesture_items(split, data_dir):
             if not f.is_file():
                 missing.append((f.name, f"listed in {listing}"))
         if rec.is_file() and csv.is_file():
-            for i, lab in enumerate(_gesture_labels(csv)):
-                if not 0 <= lab <= 10:
-                    raise ValueError(f"{csv}: class {lab + 1} outside 1..11")
-                items.append((rec, functools.partial(read_gesture_segment, index=i), lab))
+            # one parser for labels and windows; the window is part of the reader (and so of the
+            # frame-cache key), so an edited label file never meets stale frames
+            for lab, start, end in read_gesture_labels(csv):
+                items.append((rec, functools.partial(read_gesture_segment, start=start, end=end),
+                              lab))
     if missing:
         raise DataNotFoundError("DVS128 Gesture", missing, root, GESTURE_URL)
     return items, [str(root / listing)] + sorted({str(p) for p, _, _ in items})
