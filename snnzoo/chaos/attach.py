@@ -292,8 +292,13 @@ def attach_chaos(model, layers, z0=10.0, i0=0.65, form="paper", on=None, regular
         layers: layer names (a nested layer by name or by its '/'-joined path, e.g.
             ``"block1/lif"``), Layer objects, or a Layer class (every instance, e.g.
             ``snnzoo.layers.BaseNeuron`` for all spiking layers).
-        z0, i0, form, **regularizer_kwargs: build one shared :class:`ChaoticRegularizer`
-            (ignored if ``regularizer`` is given).
+        z0: initial chaos strength of the shared :class:`ChaoticRegularizer` built here
+            (ignored if ``regularizer`` is given). Mind the scale: the default (paper) reduction
+            sums over neurons, ≈ 0.69·z0 per neuron at initialisation; see :func:`chaos_scale`.
+        i0: target I0 of that regularizer (0.65 in the paper).
+        form: ``"paper"`` or ``"code"`` (see :class:`ChaoticRegularizer`).
+        **regularizer_kwargs: further :class:`ChaoticRegularizer` arguments, e.g.
+            ``reduction="mean"`` (mean over neurons instead of the sum).
         on: ``"input"`` or ``"output"``; ``None`` picks ``"input"`` for spiking neuron layers
             (their input is the pre-activation) and ``"output"`` otherwise.
         regularizer: an existing :class:`ChaoticRegularizer` to share (e.g. one z for several
@@ -492,8 +497,9 @@ def chaos_scale(model, x, y, loss=None):
 
     Args:
         model: a model with the chaotic loss attached (:func:`attach_chaos`).
-        x, y: one batch of inputs and targets (the batch size changes nothing in the paper
-            form's batch mean, but a batch of typical size gives a typical BP loss).
+        x: one batch of inputs (a batch of typical size gives a typical BP loss; the paper
+            form's batch mean does not depend on the batch size).
+        y: the batch's targets.
         loss: the BP loss, a Keras loss or ``fn(y_true, y_pred)`` (mean taken over what it
             returns); default: the loss the model was compiled with.
 

@@ -185,8 +185,10 @@ def load_cifar10(split: str = "train", data_dir=None, verify: bool = True):
         ``(images, labels)``: uint8 ``[N, 32, 32, 3]`` (RGB) and int64 ``[N]``.
 
     Raises:
-        DataNotFoundError, ChecksumError, ValueError (malformed batch),
-        UnsafePickleError (a pickle that is not plain data).
+        DataNotFoundError: the files are missing.
+        ChecksumError: a file fails its published checksum.
+        ValueError: a malformed batch.
+        UnsafePickleError: a pickle that is not plain data.
     """
     images, (labels,) = _load("cifar10", split, data_dir, ("labels",), verify)
     return images, labels

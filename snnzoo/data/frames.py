@@ -241,7 +241,10 @@ def events_to_frames_cached(path, reader, sensor_size=(34, 34, 2), frames: int =
     Args:
         path: the event file.
         reader: callable returning the events of ``path`` (e.g. :func:`read_nmnist`).
-        sensor_size, frames, split_by, duration: as for :func:`events_to_frames`.
+        sensor_size: as for :func:`events_to_frames`.
+        frames: as for :func:`events_to_frames`.
+        split_by: as for :func:`events_to_frames`.
+        duration: as for :func:`events_to_frames`.
         cache_dir: cache root; ``None`` means ``$SNNZOO_HOME/frames``.
 
     Returns:
