@@ -80,14 +80,15 @@ def test_mismatching_download_is_refused_and_nothing_stays(tmp_path):
     assert _files(home_dir()) == []
 
 
-def test_corrupt_cached_checkpoint_is_deleted(tmp_path):
+def test_corrupt_cached_checkpoint_is_renamed_rejected(tmp_path):
     spec = _spec(tmp_path, b"good bytes")
     cached = W.checkpoint_cache_path("fake", spec)
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"bad bytes!")
-    with pytest.raises(WeightsIntegrityError, match="has been deleted"):
+    with pytest.raises(WeightsIntegrityError, match="renamed to .*ckpt.pth.rejected"):
         W.fetch_checkpoint("fake", spec, progress=False)
     assert not cached.exists()
+    assert cached.with_name("ckpt.pth.rejected").read_bytes() == b"bad bytes!"
 
 
 def test_offline_error_names_url_hash_and_cache_path():

@@ -73,13 +73,16 @@ class ZooImageModel(keras.Model):
     def __call__(self, *args, **kwargs):
         # the dtype check runs before Keras wraps errors raised in call() into a page-long
         # report of the arguments
-        inputs = args[0] if args else kwargs.get("inputs")
+        self._check_all(args[0] if args else kwargs.get("inputs"))
+        return super().__call__(*args, **kwargs)
+
+    def _check_all(self, inputs):
         for x in (inputs.values() if isinstance(inputs, dict)
                   else inputs if isinstance(inputs, (list, tuple)) else (inputs,)):
             self._check(x)
-        return super().__call__(*args, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
+        self._check_all(inputs)  # JAX's fit/predict reach call() through stateless_call
         if isinstance(inputs, dict):
             inputs = {k: self._scaled(v) for k, v in inputs.items()}
         elif isinstance(inputs, (list, tuple)):
