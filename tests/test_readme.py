@@ -104,3 +104,71 @@ def test_readme_cli_list_and_info_lines_run(argv, capsys):
 
     assert main(argv) == 0
     assert capsys.readouterr().out.strip()
+
+
+def _docstring_examples():
+    """(qualified name, code) of every ```python block in the public layers' and the chaos
+    classes' docstrings (their Keras-style "Example:" sections)."""
+    import importlib
+    import inspect
+
+    modules = ["snnzoo.layers.neurons", "snnzoo.layers.time", "snnzoo.layers.normalization",
+               "snnzoo.layers.voting", "snnzoo.layers.ndropout",
+               "snnzoo.layers.feedback_equilibrium", "snnzoo.chaos.regularizer",
+               "snnzoo.chaos.attach", "snnzoo.chaos.annealing"]
+    out = []
+    for name in modules:
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if inspect.isclass(obj) and obj.__module__ == name and obj.__doc__:
+                doc = inspect.cleandoc(obj.__doc__)
+                for i, block in enumerate(re.findall(r"^```python\n(.*?)^```", doc, re.S | re.M)):
+                    out.append((f"{name}.{attr}[{i}]", block))
+    return out
+
+
+@pytest.mark.parametrize("name,code", [pytest.param(n, c, id=n) for n, c in _docstring_examples()])
+def test_docstring_examples_run(name, code):
+    namespace = {}
+    exec(compile(code, name, "exec"), namespace)
+
+
+def test_every_public_layer_docstring_has_the_keras_sections():
+    from snnzoo.layers import IF, LIF, PLIF, TEBN, BaseNeuron, MeanOverTime, RepeatTime, TDBatchNorm, TimeFold
+    from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium
+    from snnzoo.layers.ndropout import NDropout
+    from snnzoo.layers.voting import VotingLayer
+
+    for cls in (BaseNeuron, IF, LIF, PLIF, TimeFold, RepeatTime, MeanOverTime, TDBatchNorm, TEBN,
+                VotingLayer, NDropout, FeedbackEquilibrium):
+        doc = cls.__doc__
+        for section in ("Args:", "Call arguments:", "Returns:"):
+            assert section in doc, (cls.__name__, section)
+        assert cls is BaseNeuron or "Example:" in doc, cls.__name__
+
+
+def test_docstring_example_values_by_hand():
+    """The values the examples state in their comments, derived by hand."""
+    from snnzoo.layers import IF, MeanOverTime
+    from snnzoo.layers.voting import VotingLayer
+
+    def np_(v):
+        return keras.ops.convert_to_numpy(v)
+
+    # IF, V_th 1, hard reset to 0, X = 0.6: H = 0.6, 1.2 (spike, V -> 0), 0.6, 1.2 (spike)
+    np.testing.assert_array_equal(np_(IF()(np.full((1, 4, 1), 0.6, "float32")))[0, :, 0],
+                                  [0, 1, 0, 1])
+    np.testing.assert_allclose(np_(MeanOverTime()(np.array([[[0.0], [1.0], [1.0], [0.0]]],
+                                                           "float32"))), [[0.5]])
+    np.testing.assert_allclose(np_(VotingLayer(voters=2)(np.array([[1.0, 0.0, 1.0, 1.0]],
+                                                                   "float32"))), [[0.5, 1.0]])
+
+
+def test_chaos_docstring_example_values_by_hand():
+    import math
+
+    from snnzoo.chaos import ChaoticRegularizer
+
+    # pre-activation 0: h = 1/2, ℓ = ln 2 per neuron; 3 neurons summed, batch mean
+    value = float(keras.ops.convert_to_numpy(ChaoticRegularizer(z0=1.0)(np.zeros((2, 4, 3), "float32"))))
+    assert abs(value - 3 * math.log(2.0)) < 1e-5

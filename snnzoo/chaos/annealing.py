@@ -26,6 +26,24 @@ class ChaosAnnealing(keras.callbacks.Callback):
     and ``"chaos_loss"`` = mean over the epoch's training steps of the summed chaotic loss of all
     :class:`ChaosProbe` layers (absent when the regularizer is used as ``activity_regularizer``).
     Batch logs carry ``"chaos_z"`` too.
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+    from snnzoo.chaos import ChaosAnnealing, attach_chaos
+    from snnzoo.layers import LIF, MeanOverTime, RepeatTime, TimeFold
+
+    inp = keras.Input((4,))
+    x = LIF(name="lif")(TimeFold(keras.layers.Dense(8))(RepeatTime(2)(inp)))
+    model = keras.Model(inp, keras.layers.Dense(2)(MeanOverTime()(x)))
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    attach_chaos(model, ["lif"], z0=1.0, reduction="mean")
+    history = model.fit(np.random.rand(8, 4), np.arange(8) % 2, epochs=2, verbose=0,
+                        callbacks=[ChaosAnnealing(beta=0.5, every="epoch")])
+    history.history["chaos_z"]   # [1.0, 0.5]
+    ```
     """
 
     def __init__(self, beta=0.999, every="batch"):

@@ -46,6 +46,18 @@ class ChaosProbe(keras.layers.Layer):
     the same regularizer) and two statistics, the running sum of the added loss and the number
     of training calls since the last reset, read by :class:`snnzoo.chaos.ChaosAnnealing`.
     Can be inserted by hand into a functional model: ``x = ChaosProbe(reg)(x)``.
+
+    Args:
+        regularizer: the :class:`ChaoticRegularizer` (or its config dict); default: a new one
+            with the default arguments.
+        **kwargs: standard Keras layer arguments.
+
+    Call arguments:
+        inputs: the probed tensor.
+        training: add the loss only if true.
+
+    Returns:
+        ``inputs``, unchanged.
     """
 
     def __init__(self, regularizer=None, **kwargs):

@@ -107,6 +107,24 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
     layer). It also works as ``activity_regularizer=``, but Keras then divides the loss by the
     batch size and ``z`` is only seen by JAX's compiled step if :class:`ChaosAnnealing` is used
     (it registers ``z`` with the layer at the start of ``fit``).
+
+    Call arguments:
+        x: the probed tensor, ``[batch, time, ...]`` (paper form) or any shape (code form, or
+            ``time_axis=None``).
+
+    Returns:
+        The scalar loss ``z · reduce(ℓ)`` (differentiable w.r.t. ``x``).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.chaos import ChaoticRegularizer
+
+    reg = ChaoticRegularizer(z0=1.0)
+    u = np.zeros((2, 4, 3), "float32")   # [B, T, neurons], pre-activation 0: h = 1/2
+    reg(u)                                # 3 neurons × ln 2 = 2.079 (sum over neurons, batch mean)
+    ```
     """
 
     def __init__(self, z0=10.0, i0=0.65, form="paper", temperature=None, clamp=None, reduction=None,

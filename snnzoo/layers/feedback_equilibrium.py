@@ -229,7 +229,24 @@ class FeedbackEquilibrium(keras.layers.Layer):
         analog_iterations: iterations of the analog forward.
         seed: seed of the dropout masks.
 
-    Input ``[B, *layer0_shape]`` (or ``[B, T, *layer0_shape]``); output ``[B, *last_shape]``.
+    Call arguments:
+        inputs: the input current x₁ of layer 0, ``[B, *layer0_shape]`` (``input_mode=
+            "constant"``) or ``[B, T, *layer0_shape]`` (``"sequence"``).
+        training: dropout masks and batch statistics of the chain's BN if true.
+
+    Returns:
+        The (λ-weighted) average firing rate of the last layer, ``[B, *last_shape]``; its
+        gradient is the implicit one (Eq. 9), not backpropagation through the T steps.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium
+
+    layer = FeedbackEquilibrium({"kind": "dense", "filters": 16}, time_steps=5, leak=0.95)
+    rate = layer(np.random.rand(2, 16).astype("float32"))   # [2, 16], values in [0, 1]
+    ```
     """
 
     def __init__(self, feedback, chain=(), time_steps=30, v_threshold=2.0, leak=None,

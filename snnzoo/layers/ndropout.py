@@ -9,7 +9,30 @@ import keras
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class NDropout(keras.layers.Layer):
-    """Time-shared (inverted) dropout on sequences [B, T, ...]; identity at inference."""
+    """Time-shared (inverted) dropout on sequences [B, T, ...]; identity at inference.
+
+    Args:
+        rate: drop probability p in [0, 1).
+        seed: seed of the masks.
+        **kwargs: standard Keras layer arguments.
+
+    Call arguments:
+        inputs: tensor ``[batch, time, ...features]`` (static time axis).
+        training: drop only if true.
+
+    Returns:
+        ``m·x/(1 − p)`` with one mask m per sample shared by all steps; the input at inference.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers.ndropout import NDropout
+
+    y = NDropout(0.5, seed=0)(np.ones((2, 4, 8), "float32"), training=True)
+    # y[b, t] is the same 0 / 2 pattern for every t
+    ```
+    """
 
     def __init__(self, rate=0.5, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -75,7 +75,36 @@ def _check_positive(name, value):
 
 
 class BaseNeuron(keras.layers.Layer):
-    """Shared charge/fire/reset loop of the multi-step neurons (see module docstring)."""
+    """Base class of the multi-step spiking neurons: the shared charge / fire / reset loop.
+
+    Subclasses define the charge (:class:`IF`, :class:`LIF`, :class:`PLIF`); fire and reset are
+    (module docstring)::
+
+        S[t] = Θ(H[t] − V_th)                                     (surrogate gradient)
+        V[t] = H[t]·(1 − S[t]) + V_reset·S[t]   (hard)   |   V[t] = H[t] − V_th·S[t]   (soft)
+
+    Use the class as a layer selector, e.g. ``attach_chaos(model, layers=BaseNeuron)``.
+
+    Args:
+        v_threshold: firing threshold V_th (> 0).
+        v_reset: reset potential for a hard reset; ``None`` selects the soft (subtract) reset.
+        surrogate: surrogate-gradient function: a name (``"atan"``, ``"sigmoid"``,
+            ``"triangle"``, …) or a :mod:`snnzoo.surrogates` object such as ``ATan(alpha=2.0)``.
+        detach_reset: stop the gradient through S[t] in the reset.
+        return_membrane: also return the membrane V after each step's reset.
+        adjust: ``None``, ``"bpsa"``, ``"bpta"`` or ``"bpsa+bpta"``: the BP-STA gradient
+            adjustments (module docstring); the forward pass is unchanged.
+        bpta_alpha: α of BPTA (0.2 in the authors' code).
+        **kwargs: standard Keras layer arguments (``name``, ``dtype``, …).
+
+    Call arguments:
+        inputs: float tensor ``[batch, time, ...features]``, the input current X[t] of every
+            step (static time axis).
+
+    Returns:
+        Spikes of the same shape (exactly 0.0 or 1.0); with ``return_membrane=True`` the tuple
+        ``(spikes, membrane)``.
+    """
 
     def __init__(
         self,
@@ -197,7 +226,34 @@ class BaseNeuron(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class IF(BaseNeuron):
-    """Integrate-and-fire neuron: H[t] = V[t-1] + X[t] (module docstring for fire/reset)."""
+    """Integrate-and-fire neuron: H[t] = V[t−1] + X[t] (module docstring for fire/reset).
+
+    Args:
+        v_threshold: firing threshold V_th.
+        v_reset: hard-reset potential; ``None`` = soft (subtract) reset.
+        surrogate: surrogate-gradient name or object (see :class:`BaseNeuron`).
+        detach_reset: stop the gradient through the spike in the reset.
+        return_membrane: also return the membrane potential.
+        adjust: BP-STA gradient adjustment (see :class:`BaseNeuron`).
+        bpta_alpha: α of BPTA.
+        **kwargs: standard Keras layer arguments.
+
+    Call arguments:
+        inputs: float tensor ``[batch, time, ...features]``.
+
+    Returns:
+        Spikes of the input's shape (0.0 / 1.0), or ``(spikes, membrane)``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import IF
+
+    x = np.full((1, 4, 1), 0.6, "float32")   # constant input current over T = 4 steps
+    IF()(x)[0, :, 0]                          # fires when V crosses 1: [0, 1, 0, 1]
+    ```
+    """
 
     def charge(self, v, x, params):
         return v + x
@@ -211,6 +267,34 @@ class LIF(BaseNeuron):
     """Leaky integrate-and-fire neuron with time constant τ (SpikingJelly ``LIFNode`` semantics).
 
     decay_input=True:  H = V + (X − (V − V_reset))/τ;   decay_input=False: H = V − (V − V_reset)/τ + X.
+
+    Args:
+        tau: membrane time constant τ ≥ 1; the per-step decay factor is 1 − 1/τ. For a paper
+            that gives the decay factor k, use ``tau=tau_from_decay(k)``.
+        v_threshold: firing threshold V_th.
+        v_reset: hard-reset potential; ``None`` = soft (subtract) reset.
+        surrogate: surrogate-gradient name or object (see :class:`BaseNeuron`).
+        detach_reset: stop the gradient through the spike in the reset.
+        decay_input: whether the input is divided by τ (SpikingJelly's default form).
+        return_membrane: also return the membrane potential.
+        **kwargs: further :class:`BaseNeuron` arguments (``adjust``, ``bpta_alpha``) and
+            standard Keras layer arguments.
+
+    Call arguments:
+        inputs: float tensor ``[batch, time, ...features]``.
+
+    Returns:
+        Spikes of the input's shape (0.0 / 1.0), or ``(spikes, membrane)``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import LIF
+
+    x = np.full((2, 8, 16), 1.5, "float32")              # [batch, T, features]
+    spikes = LIF(tau=2.0, surrogate="atan")(x)           # [2, 8, 16] of 0.0 / 1.0
+    ```
     """
 
     def __init__(self, tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate="atan", detach_reset=False,
@@ -249,7 +333,34 @@ class LIF(BaseNeuron):
 @keras.saving.register_keras_serializable(package="snnzoo")
 class PLIF(LIF):
     """Parametric LIF (Fang et al., ICCV 2021, Eq. 5): 1/τ = sigmoid(w), one learnable scalar ``w``
-    per layer, initialised to w = −ln(init_tau − 1) so that τ = init_tau."""
+    per layer, initialised to w = −ln(init_tau − 1) so that τ = init_tau.
+
+    Args:
+        init_tau: initial time constant (> 1); 2.0 in the SEW ResNet DVS networks.
+        v_threshold: firing threshold V_th.
+        v_reset: hard-reset potential; ``None`` = soft (subtract) reset.
+        surrogate: surrogate-gradient name or object (see :class:`BaseNeuron`).
+        detach_reset: stop the gradient through the spike in the reset.
+        decay_input: whether the input is multiplied by 1/τ.
+        return_membrane: also return the membrane potential.
+        **kwargs: further :class:`BaseNeuron` arguments and standard Keras layer arguments.
+
+    Call arguments:
+        inputs: float tensor ``[batch, time, ...features]``.
+
+    Returns:
+        Spikes of the input's shape (0.0 / 1.0), or ``(spikes, membrane)``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import PLIF
+
+    layer = PLIF(init_tau=2.0, detach_reset=True)
+    spikes = layer(np.ones((2, 4, 8), "float32"))        # layer.w is trainable
+    ```
+    """
 
     def __init__(self, init_tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate="atan",
                  detach_reset=False, decay_input=True, return_membrane=False, **kwargs):

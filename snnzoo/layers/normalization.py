@@ -75,6 +75,33 @@ class TDBatchNorm(keras.layers.BatchNormalization):
     y = λ·(x − μ)/√(σ² + ε) + β with μ, σ² over (N, T, H, W) and λ initialised to α·V_th.
 
     ``alpha=1, v_threshold=1`` (the default) is plain BN over N·T — what the TET code calls tdBN.
+
+    Args:
+        alpha: α of the initial scale λ = α·V_th.
+        v_threshold: V_th of the neurons that follow.
+        momentum: momentum of the moving statistics (0.9 = PyTorch's 0.1).
+        epsilon: ε added to the variance.
+        **kwargs: further ``keras.layers.BatchNormalization`` arguments (not ``axis``: the
+            channels are the last axis).
+
+    Call arguments:
+        inputs: tensor ``[batch, time, ...features, channels]``.
+        training: batch statistics (and moving-average updates) if true, moving statistics
+            otherwise.
+        mask: as in ``keras.layers.BatchNormalization``.
+
+    Returns:
+        The normalised tensor, same shape.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import TDBatchNorm
+
+    x = np.random.rand(4, 2, 8, 8, 16).astype("float32")   # [B, T, H, W, C]
+    y = TDBatchNorm()(x, training=True)                      # statistics over B·T·H·W per channel
+    ```
     """
 
     def __init__(self, alpha=1.0, v_threshold=1.0, momentum=0.9, epsilon=1e-5, **kwargs):
@@ -104,7 +131,31 @@ class TDBatchNorm(keras.layers.BatchNormalization):
 class TEBN(keras.layers.BatchNormalization):
     """Temporal effective BN (Duan et al., NeurIPS 2022, Eq. 9): y[t] = p[t]·BN(x)[t], with BN
     statistics pooled over (N, T, H, W) and one learnable scale p[t] per time step (init 1).
-    p also scales BN's β, as in the reference code."""
+    p also scales BN's β, as in the reference code.
+
+    Args:
+        time_steps: T, the number of learnable scales p[t]; inputs must have exactly T steps.
+        momentum: momentum of the moving statistics.
+        epsilon: ε added to the variance.
+        **kwargs: further ``keras.layers.BatchNormalization`` arguments (not ``axis``).
+
+    Call arguments:
+        inputs: tensor ``[batch, time_steps, ...features, channels]``.
+        training: batch statistics if true, moving statistics otherwise.
+        mask: as in ``keras.layers.BatchNormalization``.
+
+    Returns:
+        ``p[t]·BN(x)[t]``, same shape.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import TEBN
+
+    y = TEBN(time_steps=4)(np.random.rand(2, 4, 8, 8, 16).astype("float32"), training=True)
+    ```
+    """
 
     def __init__(self, time_steps, momentum=0.9, epsilon=1e-5, **kwargs):
         self.time_steps = int(time_steps)

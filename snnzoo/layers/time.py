@@ -21,6 +21,28 @@ class TimeFold(keras.layers.Layer):
 
     Folding (rather than looping) makes batch statistics pool over N·T, as SpikingJelly's
     multi-step ``SeqToANNContainer`` does, and is the fastest form on every backend.
+
+    Args:
+        layer: the Keras layer applied to every frame (``Conv2D``, ``Dense``, pooling, …).
+        **kwargs: standard Keras layer arguments.
+
+    Call arguments:
+        inputs: tensor ``[batch, time, ...features]`` (static time axis).
+        training: passed on to the wrapped layer.
+
+    Returns:
+        ``[batch, time, ...]`` with the wrapped layer's per-frame output shape.
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+    from snnzoo.layers import TimeFold
+
+    x = np.zeros((2, 4, 32, 32, 3), "float32")                 # [B, T, H, W, C]
+    y = TimeFold(keras.layers.Conv2D(16, 3, padding="same"))(x)  # [2, 4, 32, 32, 16]
+    ```
     """
 
     def __init__(self, layer, **kwargs):
@@ -60,7 +82,27 @@ class TimeFold(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class RepeatTime(keras.layers.Layer):
-    """Direct encoding: repeat a static input T times, [B, ...] → [B, T, ...]."""
+    """Direct encoding: repeat a static input T times, [B, ...] → [B, T, ...].
+
+    Args:
+        time_steps: T (≥ 1).
+        **kwargs: standard Keras layer arguments.
+
+    Call arguments:
+        inputs: tensor ``[batch, ...]``.
+
+    Returns:
+        ``[batch, time_steps, ...]``, the input at every step.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import RepeatTime
+
+    RepeatTime(4)(np.zeros((2, 28, 28, 1), "float32")).shape   # (2, 4, 28, 28, 1)
+    ```
+    """
 
     def __init__(self, time_steps, **kwargs):
         super().__init__(**kwargs)
@@ -84,7 +126,26 @@ class RepeatTime(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class MeanOverTime(keras.layers.Layer):
-    """Rate readout: mean over the time axis, [B, T, ...] → [B, ...]."""
+    """Rate readout: mean over the time axis, [B, T, ...] → [B, ...].
+
+    Args:
+        **kwargs: standard Keras layer arguments.
+
+    Call arguments:
+        inputs: tensor ``[batch, time, ...]`` (static time axis).
+
+    Returns:
+        ``[batch, ...]``: the mean over time (a firing rate for spikes).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import MeanOverTime
+
+    MeanOverTime()(np.array([[[0.0], [1.0], [1.0], [0.0]]], "float32"))   # [[0.5]]
+    ```
+    """
 
     def build(self, input_shape):
         check_sequence(self, input_shape)

@@ -10,7 +10,27 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class VotingLayer(keras.layers.Layer):
-    """[..., classes·voters] → [..., classes]: average over consecutive groups of ``voters``."""
+    """[..., classes·voters] → [..., classes]: average over consecutive groups of ``voters``.
+
+    Args:
+        voters: V, neurons per class (10 in BP-STA).
+        **kwargs: standard Keras layer arguments.
+
+    Call arguments:
+        inputs: tensor ``[..., classes·voters]``.
+
+    Returns:
+        ``[..., classes]``: the mean of each class's group.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers.voting import VotingLayer
+
+    VotingLayer(voters=2)(np.array([[1.0, 0.0, 1.0, 1.0]], "float32"))   # [[0.5, 1.0]]
+    ```
+    """
 
     def __init__(self, voters=10, **kwargs):
         super().__init__(**kwargs)
