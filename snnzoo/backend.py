@@ -1,7 +1,7 @@
 """The only backend-aware code in snnzoo.
 
-Portable primitives that Keras 3 does not provide uniformly (measured facts are in the
-project's KERAS_NOTES), and the few torch-only fast paths (each equal to its generic
+Portable primitives that Keras 3 does not provide uniformly (what differs per backend:
+docs/backends.md), and the few torch-only fast paths (each equal to its generic
 ``keras.ops`` path, tested in tests/test_fast_paths.py):
 
 * :func:`custom_gradient` — ``keras.ops.custom_gradient`` calls the gradient function with a

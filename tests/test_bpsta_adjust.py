@@ -1,6 +1,6 @@
 """BPSA / BPTA (Shen et al., Patterns 2022) in snnzoo's LIF vs the authors' detach formulation.
 
-The reference is plain torch autograd on the BP-STA code's node (METHODS.md §6, ``HTGLIFNode`` /
+The reference is plain torch autograd on the BP-STA code's node (docs/methods.md#facts-bpsta, ``HTGLIFNode`` /
 ``DGLIFNode``), re-written here::
 
     mem = mem + x_t                                    (integral; first step mem = x_0)

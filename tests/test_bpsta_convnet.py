@@ -1,6 +1,6 @@
 """``bpsta_convnet("mnist_fc")`` — the BP-STA authors' MNIST/Fashion ConvNet (Shen et al., Patterns
 2022, ``ConvNet`` in ``code/networks.py``) with its minimal repair — against a plain-torch
-re-implementation of the authors' forward loop (METHODS.md §6)::
+re-implementation of the authors' forward loop (docs/methods.md#facts-bpsta)::
 
     per step t:  conv3x3(1→c1)-BN-ReLU-node-MaxPool2 - conv(c1→c2)-BN-ReLU-node
                  - conv(c2→c3)-BN-ReLU-node-AvgPool2 - Flatten(C,H,W) - Linear(49·c3→h)-ReLU
@@ -8,7 +8,8 @@ re-implementation of the authors' forward loop (METHODS.md §6)::
     output = Σ_t out_t / T
 
 Nodes: ``HTGLIFNode`` (BPSA+BPTA), ``DGLIFNode`` (BPSA) and ``SGLIFNode`` (rectangular surrogate,
-the authors' baseline), threshold 0.5, decay 0.9, re-written from the formulas in METHODS.md §6.
+the authors' baseline), threshold 0.5, decay 0.9, re-written from the formulas in
+docs/methods.md#facts-bpsta.
 """
 import keras
 import numpy as np

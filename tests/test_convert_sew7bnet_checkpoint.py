@@ -1,7 +1,7 @@
 """The real CSBP SEW 7B-Net checkpoint (DVS128 Gesture) loads offline through ``snnzoo.load`` and
 reproduces an independent PyTorch re-implementation of the authors' network.
 
-The reference below is written from the published description (METHODS.md §4.2 / §0): plain torch
+The reference below is written from the published description (docs/methods.md#facts-sew, #facts-neurons): plain torch
 modules, time folded into the batch for conv/BN (``SeqToANNContainer``), a multi-step PLIF loop
 ``H = V + sigmoid(w)·(X − V)``, ``S = Θ(H − 1)``, ``V = H·(1 − S)`` (reset detached), SEW ADD, and
 ``out(mean_T(flatten(x)))`` with PyTorch's [N, T, 2, H, W] layout.

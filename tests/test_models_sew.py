@@ -1,7 +1,7 @@
 """SEW architectures (ResNets, 7B-Nets) and their PyTorch-checkpoint converters.
 
 The references are plain-torch re-implementations of the authors' networks written here from
-METHODS.md §4 (original SEW module layout: ``SeqToANNContainer`` with a ``module`` attribute,
+docs/methods.md#facts-sew (original SEW module layout: ``SeqToANNContainer`` with a ``module`` attribute,
 multi-step IF with a detached hard reset), with random weights and BN statistics.
 """
 import numpy as np

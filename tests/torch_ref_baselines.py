@@ -1,5 +1,5 @@
 """Plain-PyTorch re-implementations (written from the papers' / authors' published facts, see
-METHODS.md §1.3, §2, §6) used as independent references by the baseline tests. Not part of snnzoo.
+docs/methods.md#facts-csbp, #facts-tet, #facts-bpsta) used as independent references by the baseline tests. Not part of snnzoo.
 
 * :class:`TorchTETResNet19` reproduces the module structure of TET's ``resnet19``, including its
   aliased sub-modules, so ``state_dict()`` has the authors' key layout (``conv1.weight`` and

@@ -1,7 +1,7 @@
 """Independent plain-PyTorch reference for the neurons and surrogates (test-only).
 
 Written from the published definitions (SpikingJelly's neuron charge/fire/reset equations and
-surrogate derivatives, as listed in the project's METHODS.md §0 and the papers), not from snnzoo's
+surrogate derivatives, as listed in docs/methods.md#facts-neurons and the papers), not from snnzoo's
 code: spike functions are torch.autograd.Functions with hand-written backward formulas, and the
 time loop is an explicit Python loop over [B, T, ...].
 """

@@ -4,7 +4,8 @@ NSR 2024; the authors' code anneals once per epoch by default, per step with ``b
 The callback computes z exactly as ``z_start · β^k`` (k = number of updates since the start of
 ``fit``, in float64, then stored as float32), so the z used in the k-th step is reproducible and
 does not drift by float32 rounding. It reaches the variables through ``self.model`` (on JAX this
-synchronises the compiled state, so the next step sees the new z; see KERAS_NOTES §5).
+synchronises the compiled state, so the next step sees the new z;
+see docs/backends.md).
 """
 import keras
 from keras import ops

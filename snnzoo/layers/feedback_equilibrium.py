@@ -24,7 +24,8 @@ reference's Replace + Backward: z = f(stop_gradient(a), x₁) is evaluated with 
 and a custom-gradient identity maps z to the value a while its backward pass returns β. Only the
 adjoint solve lives inside the custom gradient; its Jacobian-transpose products are written by
 hand (dense: gWᵀ; conv: conv-transpose; conv-transpose: conv), with the weights passed in as
-explicit tensors (KERAS_NOTES §4).
+explicit tensors (on torch a weight captured in a closure silently gets no gradient;
+docs/backends.md).
 
 Reference behaviour kept (facts from the authors' code): the Jacobian point is the rate a for a
 single layer and f(a) for chains (``jacobian_at``); the feedback kernel is spectral-normalised

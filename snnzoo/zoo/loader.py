@@ -31,7 +31,7 @@ def list_models():
 
 
 def model_info(name):
-    """Everything the registry says about ``name`` (a plain dict; see API.md)."""
+    """Everything the registry says about ``name`` (a plain dict; schema: zoo_weights/README.md)."""
     entry = registry.get(name)
     spec = entry["weights"]
     if spec is None:
