@@ -253,6 +253,12 @@ def test_another_architectures_weights_name_both_layer_structures(tmp_path):
     assert "the file holds the architecture of 'fsnn_fmnist_ide'" in msg
     assert ("first difference: batch_normalization/vars/0 has shape (400,) in the file, (64,) "
             "in the model") in msg
+    # the same through a whole saved model (.keras)
+    whole = tmp_path / "fmnist.keras"
+    snnzoo.load("fsnn_fmnist_ide").save(whole)
+    with pytest.raises(ValueError) as err:
+        snnzoo.load("fsnn_mnist_ide", weights=whole)
+    assert str(err.value).replace(str(whole), str(SHIPPED_FMNIST)) == msg
     # a file of no zoo entry: both structures by their size
     inputs = keras.Input((28, 28, 1))
     other = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))

@@ -34,6 +34,10 @@ int32 byte size, the (compressed) size-prefixed FlatBuffer. Event packets (ident
 hold a table whose field 0 is a vector of 16-byte ``Event`` structs
 (int64 t, int16 x, int16 y, bool on, 3 padding bytes). LZ4 packets use the LZ4 *frame* format;
 decoding needs the optional ``lz4`` package (zstd packets the ``zstandard`` package).
+
+A file without events (e.g. header only) decodes to an empty array; ``snnzoo.predict`` and the
+data-set frame cache (:func:`snnzoo.data.frames.events_to_frames_cached`) refuse such a recording
+with its file name instead of turning it into all-zero frames.
 """
 from __future__ import annotations
 

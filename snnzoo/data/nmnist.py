@@ -41,7 +41,8 @@ def read_nmnist(path) -> np.ndarray:
 
     Returns:
         A structured array with fields ``t`` (int64, µs), ``x``, ``y`` (int16), ``p`` (int8,
-        1 = ON), in file order.
+        1 = ON), in file order; empty for an empty file (``snnzoo.predict`` and the data-set
+        frame cache refuse such a recording, naming it).
 
     Raises:
         ValueError: the file size is not a multiple of 5 bytes.
