@@ -251,3 +251,22 @@ def test_training_entry_points_from_root_and_elsewhere(tmp_path):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["snnzoo.training.recipes:tiny_snn", "python", "-m", "training.train"]
+
+
+def test_csbp_recipe_logs_annealed_chaos_z_per_epoch(shared_data, tmp_path, monkeypatch):
+    import csv
+    import dataclasses
+
+    tiny = recipes.get("tiny_fmnist")
+    csbp = dataclasses.replace(tiny, name="tiny_fmnist_csbp", method="CSBP",
+                               chaos={"layers": ["sn1"], "z0": 2.0, "beta": 0.5, "every": "epoch",
+                                      "form": "code"})
+    monkeypatch.setitem(recipes.RECIPES, "tiny_fmnist_csbp", csbp)
+    out = tmp_path / "csbp"
+    assert train_main(["tiny_fmnist_csbp", "--limit", "64", "--epochs", "3", "--out", str(out),
+                       "--data", str(shared_data), "-q"]) == 0
+    with open(out / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # z used during epoch e (1-based) is z0·β^(e−1), annealed once per epoch
+    assert [float(r["chaos_z"]) for r in rows] == pytest.approx([2.0, 1.0, 0.5])
+    assert all(v != "" for r in rows for v in r.values())

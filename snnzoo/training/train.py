@@ -394,13 +394,13 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
         CleanCheckpoint(str(out / "best.weights.h5"), monitor="test_accuracy", mode="max",
                         save_best_only=True, save_weights_only=True,
                         initial_value_threshold=best_so_far),
-        _make_history_logger(history_csv),
     ]
     if recipe.chaos:
         from snnzoo.chaos import ChaosAnnealing
 
         callbacks.append(ChaosAnnealing(beta=recipe.chaos["beta"],
                                         every=recipe.chaos.get("every", "epoch")))
+    callbacks.append(_make_history_logger(history_csv))  # after ChaosAnnealing logged chaos_z
     callbacks.append(backup)  # last: its epoch-end state includes this epoch's annealed z
     model.fit(train_seq, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
 
