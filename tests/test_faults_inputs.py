@@ -163,6 +163,12 @@ def test_empty_event_files_are_refused_naming_the_file(tmp_path, shared_data):
                        match=rf"{header_only} \(layout='cifar10dvs'\): the recording holds no"):
         events_to_frames_cached(header_only, reader, (128, 128, 2), 4, cache_dir=cache)
     assert not cache.exists() or not any(cache.rglob("*.npz"))
+    # uncached data-set frames too
+    from snnzoo.data.pipelines import DATASETS, EventSource
+
+    source = EventSource(DATASETS["nmnist"], [(empty_bin, read_nmnist, 0)], time_steps=4)
+    with pytest.raises(EmptyRecordingError, match=rf"{empty_bin}: the recording holds no events"):
+        source.frames(0, cached=False)
     # a recording with events still goes through
     good = shared_data / "nmnist" / "60001.bs2"
     frames = events_to_frames_cached(good, read_nmnist, (34, 34, 2), 4, cache_dir=cache)

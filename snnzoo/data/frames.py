@@ -209,6 +209,12 @@ def require_events(events, where):
     return events
 
 
+def read_recording(path, reader):
+    """``reader(path)``, refused with :class:`EmptyRecordingError` (naming the file and the
+    reader's window) if it holds no events."""
+    return require_events(reader(path), _reader_where(path, reader))
+
+
 def _reader_where(path, reader) -> str:
     """``path`` plus the window a ``functools.partial`` reader selects, e.g. ``(index=3)``."""
     if isinstance(reader, functools.partial) and (reader.args or reader.keywords):
@@ -278,7 +284,7 @@ def events_to_frames_cached(path, reader, sensor_size=(34, 34, 2), frames: int =
                     return cached["frames"].astype(np.float32, copy=False)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
             pass  # unreadable or foreign entry: recompute and overwrite
-    events = require_events(reader(path), _reader_where(path, reader))
+    events = read_recording(path, reader)
     result = events_to_frames(events, (H, W, 2), T, split_by, duration)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")

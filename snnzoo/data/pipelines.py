@@ -239,14 +239,15 @@ class EventSource:
 
     def frames(self, i, cached=True):
         """Frames [T, h, w, 2] of sample ``i`` (through the on-disk frame cache by default)."""
-        from snnzoo.data.frames import events_to_frames, events_to_frames_cached
+        from snnzoo.data.frames import events_to_frames, events_to_frames_cached, read_recording
 
         path, reader, _ = self.items[int(i)]
         if cached:
             frames = events_to_frames_cached(path, reader, self.info.shape, self.time_steps,
                                              split_by=self.split_by, cache_dir=self.cache_dir)
         else:
-            frames = events_to_frames(reader(path), self.info.shape, self.time_steps,
+            events = read_recording(path, reader)
+            frames = events_to_frames(events, self.info.shape, self.time_steps,
                                       split_by=self.split_by)
         return resize_frames(frames, self.frame_size)
 
