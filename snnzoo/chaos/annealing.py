@@ -113,3 +113,8 @@ class ChaosAnnealing(keras.callbacks.Callback):
 
     def get_config(self):
         return {"beta": self.beta, "every": self.every}
+
+    @classmethod
+    def from_config(cls, config):
+        # Keras callbacks have no from_config; Keras' deserialisation needs one
+        return cls(**config)

@@ -100,3 +100,8 @@ class ANNWarmup(keras.callbacks.Callback):
 
     def get_config(self):
         return {"epochs": self.epochs}
+
+    @classmethod
+    def from_config(cls, config):
+        # Keras callbacks have no from_config; Keras' deserialisation needs one
+        return cls(**config)

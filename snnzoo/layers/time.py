@@ -76,7 +76,11 @@ class TimeFold(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        inner = dict(config["layer"])
+        # built later by TimeFold.build, inside this layer's name scope: the weights then keep
+        # the paths they had when saved ("fold/conv/kernel", not "conv/kernel")
+        inner.pop("build_config", None)
+        config["layer"] = keras.saving.deserialize_keras_object(inner)
         return cls(**config)
 
 

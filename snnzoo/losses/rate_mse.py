@@ -21,6 +21,7 @@ class RateMSE(keras.losses.Loss):
 
     def __init__(self, name="rate_mse", reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self._config_dtype = None if dtype is None else self._dtype_policy.name  # None: floatx
 
     def call(self, y_true, y_pred):
         if len(y_pred.shape) != 2:
@@ -30,3 +31,8 @@ class RateMSE(keras.losses.Loss):
             )
         target = ops.cast(one_hot_targets(y_true, y_pred.shape[-1], 1, "RateMSE"), y_pred.dtype)
         return ops.mean(ops.square(y_pred - target), axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config["dtype"] = self._config_dtype
+        return config

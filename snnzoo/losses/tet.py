@@ -27,6 +27,7 @@ class TETLoss(keras.losses.Loss):
 
     def __init__(self, lamb=1e-3, means=1.0, name="tet_loss", reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self._config_dtype = None if dtype is None else self._dtype_policy.name  # None: floatx
         self.lamb = float(lamb)
         if not 0.0 <= self.lamb <= 1.0:
             raise ValueError(f"TETLoss: lamb must be in [0, 1], got {lamb}")
@@ -49,5 +50,5 @@ class TETLoss(keras.losses.Loss):
 
     def get_config(self):
         config = super().get_config()
-        config.update(lamb=self.lamb, means=self.means)
+        config.update(lamb=self.lamb, means=self.means, dtype=self._config_dtype)
         return config
