@@ -42,11 +42,15 @@ python -m venv "$tmp/venv"
 
 # From outside the checkout: nothing of the source tree is importable from there.
 mkdir "$tmp/user" && cd "$tmp/user"
-export KERAS_BACKEND=torch SNNZOO_DATA="$data" SNNZOO_HOME="$tmp/home"
+# No KERAS_BACKEND and a fresh Keras home: the venv has no TensorFlow (Keras' default), so
+# import snnzoo must pick torch by itself, as for a user with a torch-only installation.
+unset KERAS_BACKEND
+export KERAS_HOME="$tmp/keras_home" SNNZOO_DATA="$data" SNNZOO_HOME="$tmp/home"
 step "installed package lists the zoo"
 "$tmp/venv/bin/python" - "$root/zoo_weights" <<'EOF'
 import pathlib, sys
-import snnzoo
+import keras, snnzoo
+assert keras.backend.backend() == "torch", f"backend {keras.backend.backend()}, expected torch"
 where = pathlib.Path(snnzoo.__file__).parent
 want = sorted(p.stem for p in pathlib.Path(sys.argv[1]).glob("*.json"))
 got = sorted(snnzoo.list_models())
@@ -63,7 +67,7 @@ test -f "$tmp/user/runs/smoke/results.json"
 step "test subset on keras $keras_floor"
 # Keras-sensitive tests (TDBatchNorm, fit/callbacks/resume, zoo loading, evaluation) on the floor;
 # run from the checkout, so they import its snnzoo (the same code as the wheel's).
-(cd "$root" && "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
+(cd "$root" && KERAS_BACKEND=torch "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
   tests/test_layers_time_norm.py tests/test_training_entry.py tests/test_zoo_registry.py \
   tests/test_evaluate.py)
 step "done"

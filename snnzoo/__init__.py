@@ -4,7 +4,11 @@ import os as _os
 __version__ = "0.1.0"
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras may import TensorFlow
 
-from snnzoo import config, layers, surrogates  # noqa: E402,F401
+from snnzoo import config  # noqa: E402
+
+config.choose_keras_backend()  # before Keras is imported: a torch-only install needs no setting
+
+from snnzoo import layers, surrogates  # noqa: E402,F401
 
 # Every module that defines a Keras-serializable class (each registered as "snnzoo>ClassName"
 # with keras.saving.register_keras_serializable), imported here so that
