@@ -318,6 +318,12 @@ def attach_chaos(model, layers, z0=10.0, i0=0.65, form="paper", on=None, regular
 
     Anneal z with ``model.fit(..., callbacks=[snnzoo.chaos.ChaosAnnealing(beta)])``; undo with
     :func:`detach_chaos` (or set ``z`` to 0). Unknown layer names raise ``ValueError``.
+
+    The attachment wraps the layers' calls at run time and is not part of the saved model: a
+    model saved with ``model.save("m.keras")`` while chaos is attached loads as the plain model
+    (same weights and outputs); call ``attach_chaos`` again after loading to continue CSBP
+    training (with ``z0`` set to the annealed value). For a chaotic loss that is saved with the
+    model, insert :class:`ChaosProbe` layers into a functional model instead.
     """
     if on not in (None,) + _ON:
         raise ValueError(f"on must be 'input', 'output' or None, got {on!r}")
