@@ -49,7 +49,8 @@ export KERAS_HOME="$tmp/keras_home" SNNZOO_DATA="$data" SNNZOO_HOME="$tmp/home"
 step "installed package lists the zoo"
 "$tmp/venv/bin/python" - "$root/zoo_weights" <<'EOF'
 import pathlib, sys
-import keras, snnzoo
+import snnzoo  # first: it picks an installed backend when KERAS_BACKEND is unset
+import keras
 assert keras.backend.backend() == "torch", f"backend {keras.backend.backend()}, expected torch"
 where = pathlib.Path(snnzoo.__file__).parent
 want = sorted(p.stem for p in pathlib.Path(sys.argv[1]).glob("*.json"))
