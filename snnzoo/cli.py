@@ -99,22 +99,20 @@ def build_parser():
     p.set_defaults(func=cmd_convert)
     from snnzoo.evaluate import add_eval_arguments, run_eval
     from snnzoo.predict import add_predict_arguments, run_predict
-
-    p = sub.add_parser("eval", help="evaluate a model on the real test set of its data set")
-    add_eval_arguments(p)
-    p.set_defaults(func=run_eval)
-    p = sub.add_parser("predict", help="classify images or event recordings (top-k classes)")
-    add_predict_arguments(p)
-    p.set_defaults(func=run_predict)
     from snnzoo.training.publish import add_publish_arguments, cli_publish
     from snnzoo.training.train import add_train_arguments, cli_train
 
-    p = sub.add_parser("train", help="train a recipe into a run folder (runs/<recipe> by default)")
-    add_train_arguments(p)
-    p.set_defaults(func=cli_train)
-    p = sub.add_parser("publish", help="copy a finished run's weights and accuracy into a zoo folder")
-    add_publish_arguments(p)
-    p.set_defaults(func=cli_publish)
+    # commands whose arguments and entry point live beside the work they do
+    for name, help_text, add_arguments, run in (
+        ("eval", "evaluate a model on the real test set of its data set", add_eval_arguments, run_eval),
+        ("predict", "classify images or event recordings (top-k classes)", add_predict_arguments, run_predict),
+        ("train", "train a recipe into a run folder (runs/<recipe> by default)", add_train_arguments, cli_train),
+        ("publish", "copy a finished run's weights and accuracy into a zoo folder", add_publish_arguments,
+         cli_publish),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        add_arguments(p)
+        p.set_defaults(func=run)
     return parser
 
 
