@@ -4,6 +4,8 @@ import os as _os
 __version__ = "0.1.0"
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras may import TensorFlow
 
+__all__ = ["__version__", "layers", "surrogates", "list_models", "model_info", "load"]
+
 from snnzoo import config  # noqa: E402
 
 config.choose_keras_backend()  # before Keras is imported: a torch-only install needs no setting
@@ -21,12 +23,13 @@ _SERIALIZABLE_MODULES = (
     "snnzoo.layers.time",                  # TimeFold, RepeatTime, MeanOverTime
     "snnzoo.layers.voting",                # VotingLayer
     "snnzoo.layers.ndropout",              # NDropout
-    "snnzoo.layers.ann_warmup",            # WarmupSwitch, ANNWarmup
+    "snnzoo.layers.warmup_switch",         # WarmupSwitch
+    "snnzoo.layers.sew_connect",           # SEWConnect
+    "snnzoo.bpsta",                        # ANNWarmup
     "snnzoo.layers.feedback_equilibrium",  # FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
     "snnzoo.surrogates",                   # ATan, Sigmoid, ... (also resolved by name)
     "snnzoo.chaos",                        # ChaoticRegularizer, ChaosProbe, ChaosAnnealing
     "snnzoo.losses",                       # TETLoss, RateMSE
-    "snnzoo.models.sew_blocks",            # SEWConnect
     "snnzoo.zoo.image_model",              # ZooImageModel
 )
 
@@ -45,7 +48,7 @@ def __getattr__(name):
     # Heavier sub-packages load on first use.
     import importlib
 
-    if name in ("chaos", "losses", "data", "models", "zoo", "convert"):
+    if name in ("bpsta", "chaos", "losses", "data", "models", "zoo", "convert"):
         return importlib.import_module(f"snnzoo.{name}")
     if name in ("list_models", "model_info", "load"):
         return getattr(importlib.import_module("snnzoo.zoo"), name)

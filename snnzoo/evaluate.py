@@ -6,7 +6,8 @@ fsnn_fmnist_ide on Fashion-MNIST test: accuracy 90.10 % (n = 10000; claimed 90.0
 
 Accuracy is top-1 in percent, the unit of the manifests' ``accuracy.claimed``. Models that return
 per-step logits [B, T, C] are scored on their mean over T (the seeds' protocol). Firing rates are
-measured on the same pass (:mod:`snnzoo.metrics`).
+measured on the same pass (:mod:`snnzoo.metrics`); the model-input helpers are shared with
+``snnzoo predict`` (:mod:`snnzoo.inference`).
 
 Command line (wired into ``snnzoo eval``)::
 
@@ -17,6 +18,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
+from snnzoo.inference import input_geometry, mean_logits
+
+# former private name, still imported by snnzoo.training.train
+_as_logits = mean_logits
 
 __all__ = ["add_eval_arguments", "evaluate", "main_eval", "one_line_error", "run_eval"]
 
@@ -44,16 +50,6 @@ def one_line_error(err) -> str:
     return first
 
 
-def _input_geometry(model):
-    """(kind, T, frame/image shape) read from a model's input."""
-    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
-    if shape is None:
-        return None, None, None
-    if len(shape) == 5:
-        return "event_frames", int(shape[1]), tuple(int(s) for s in shape[2:])
-    return "image", None, tuple(int(s) for s in shape[1:])
-
-
 def check_finite_batch(x, index):
     """Raise ``ValueError`` if the float batch ``x`` holds NaN or inf (``index``: batch number).
 
@@ -69,16 +65,6 @@ def check_finite_batch(x, index):
             rows = np.flatnonzero(~finite.all(axis=-1)) if x.ndim else [0]
             raise ValueError(f"input batch {index}: {len(rows)} sample(s) hold NaN/inf values "
                              f"(first: sample {int(rows[0])} of the batch); inputs must be finite")
-
-
-def _as_logits(out):
-    import numpy as np
-    from keras import ops
-
-    out = ops.convert_to_numpy(out[0] if isinstance(out, (tuple, list)) else out)
-    if out.ndim == 3:  # per-step logits [B, T, C]
-        out = out.mean(axis=1)
-    return np.asarray(out)
 
 
 def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=None,
@@ -139,7 +125,7 @@ def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=
     else:
         model = name_or_model
         label = getattr(model, "name", type(model).__name__)
-        kind, T, geometry = _input_geometry(model)
+        kind, T, geometry = input_geometry(model)
 
     if data is not None:
         if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
@@ -185,7 +171,7 @@ def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=
     for i in range(n_batches):
         x, y = get(i)
         check_finite_batch(x, i)
-        pred = _as_logits(probe(x)).argmax(axis=-1)
+        pred = mean_logits(probe(x)).argmax(axis=-1)
         y = np.asarray(keras.ops.convert_to_numpy(y)).reshape(-1)
         correct += int(np.sum(pred == y))
         total += int(y.shape[0])

@@ -7,7 +7,7 @@ time steps and neurons): the fraction of (neuron, step) pairs that emit a spike,
 
 Every :class:`snnzoo.layers.neurons.BaseNeuron` layer (IF, LIF, PLIF, ...) is measured; with
 ``return_membrane=True`` its first output (the spikes) is used. IDE's
-:class:`~snnzoo.layers.feedback_equilibrium.FeedbackEquilibrium` outputs the (λ-weighted) average
+:class:`~snnzoo.layers.FeedbackEquilibrium` outputs the (decay-weighted) average
 rate of its last layer directly, so its rate is the mean of that output.
 
 :class:`FiringRateProbe` wraps a functional model in a ``keras.Model`` whose outputs are the
@@ -33,12 +33,9 @@ __all__ = ["FiringRateProbe", "firing_rates", "layer_paths", "neuron_layers"]
 
 
 def _rate_layer_types():
-    types = (BaseNeuron,)
-    try:
-        from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium
-    except ImportError:  # pragma: no cover - optional layer
-        return types
-    return types + (FeedbackEquilibrium,)
+    from snnzoo.layers import FeedbackEquilibrium
+
+    return (BaseNeuron, FeedbackEquilibrium)
 
 
 def neuron_layers(model):
@@ -169,6 +166,13 @@ class FiringRateProbe:
         """``{layer path: mean firing rate}`` over everything seen so far, in layer order."""
         return {key: (self._sums[key] / self._counts[key]) if self._counts[key] else None
                 for key in self._keys}
+
+    def pooled_rate(self):
+        """The firing rate of all measured neurons together, Σ_l spikes_l / Σ_l (B·T·N_l) (each
+        neuron-step counts once, so wide layers weigh more than in the mean of :meth:`rates`);
+        ``None`` before any spike tensor was seen."""
+        total = sum(self._counts.values())
+        return sum(self._sums.values()) / total if total else None
 
 
 def firing_rates(model, x, batch_size=None):

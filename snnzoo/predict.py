@@ -241,7 +241,7 @@ def predict(name_or_model, files, top_k=5, weights="default", class_names=None, 
     """
     from keras import ops
 
-    from snnzoo.evaluate import _as_logits, _input_geometry
+    from snnzoo.inference import input_geometry, mean_logits
 
     if isinstance(name_or_model, str):
         from snnzoo.data.pipelines import class_names as dataset_classes
@@ -261,7 +261,7 @@ def predict(name_or_model, files, top_k=5, weights="default", class_names=None, 
         model = load(name_or_model, weights=weights)
     else:
         model = name_or_model
-        kind, T, geometry = _input_geometry(model)
+        kind, T, geometry = input_geometry(model)
         if kind is None:
             raise ValueError("the model has no known input shape")
         shape = geometry if kind == "image" else (T,) + geometry
@@ -272,7 +272,7 @@ def predict(name_or_model, files, top_k=5, weights="default", class_names=None, 
     for start in range(0, len(inputs), int(batch_size)):
         chunk = inputs[start:start + int(batch_size)]
         x = np.stack([x for _, x in chunk]).astype(np.float32)
-        logits = _as_logits(model(x, training=False))
+        logits = mean_logits(model(x, training=False))
         probs = ops.convert_to_numpy(ops.softmax(logits, axis=-1))
         for (label, _), p in zip(chunk, probs):
             order = np.argsort(-p, kind="stable")[:max(1, int(top_k))]

@@ -226,3 +226,19 @@ def test_predict_event_file_integrates_the_model_T(shared_data):
     np.testing.assert_array_equal(frames.sum(axis=0), counts)
     res = predict(model, [str(path)], top_k=3)
     assert [c for c, _, _ in res[0]["top"]] == [9, 8, 7]
+
+
+def test_inference_helpers_shared_by_eval_and_predict():
+    import keras
+    import numpy as np
+
+    from snnzoo.inference import input_geometry, mean_logits
+
+    frames = keras.Model(*(lambda i: (i, keras.layers.Flatten()(i)))(keras.Input((3, 4, 4, 2))))
+    images = keras.Model(*(lambda i: (i, keras.layers.Flatten()(i)))(keras.Input((5, 5, 1))))
+    assert input_geometry(frames) == ("event_frames", 3, (4, 4, 2))
+    assert input_geometry(images) == ("image", None, (5, 5, 1))
+    assert input_geometry(object()) == (None, None, None)
+    per_step = np.arange(24, dtype="float32").reshape(2, 3, 4)
+    np.testing.assert_array_equal(mean_logits(per_step), per_step.mean(axis=1))
+    np.testing.assert_array_equal(mean_logits([per_step[:, 0], None]), per_step[:, 0])

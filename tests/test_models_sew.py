@@ -11,9 +11,9 @@ import keras
 
 from snnzoo.convert.sew import convert_7bnet, convert_sew_resnet
 from snnzoo.convert.torch_checkpoint import ConversionError
-from snnzoo.models.sew_blocks import SEWConnect
+from snnzoo.layers import SEWConnect
 from snnzoo.models.sew7bnet import sew7bnet, sew_wide7bnet
-from snnzoo.models.sew_resnet import sew_resnet18, sew_resnet18_cifar, sew_resnet34, sew_resnet50
+from snnzoo.models.sew_resnet import sew_resnet, sew_resnet18, sew_resnet18_cifar, sew_resnet34, sew_resnet50
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -32,6 +32,15 @@ def test_sew_resnet_parameter_count_equals_torchvision(builder, expected):
     assert _trainable(model) == expected
     assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 1000)
     assert model.get_layer("maxpool").output.shape[1:] == (4, 56, 56, 64)  # (224+6-7)//2+1 -> 112 -> 56
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth, expected", [(101, 44_549_160), (152, 60_192_808)])
+def test_deep_sew_resnets_through_the_generic_builder(depth, expected):
+    # ResNet-101/152 have no builder of their own (no manifest): sew_resnet(depth) builds them
+    model = sew_resnet(depth, time_steps=1, input_shape=(64, 64, 3))
+    assert _trainable(model) == expected  # torchvision's resnet101 / resnet152
+    assert model.name == f"sew_resnet{depth}" and model.output_shape == (None, 1000)
 
 
 def test_sew_resnet18_cifar_stem():

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from snnzoo.layers.ann_warmup import ANNWarmup, WarmupSwitch, set_ann_mode
-from snnzoo.layers.ndropout import NDropout
-from snnzoo.layers.voting import VotingLayer
+from snnzoo.bpsta import ANNWarmup, set_ann_mode
+from snnzoo.layers import NDropout, VotingLayer, WarmupSwitch
 from snnzoo.losses import RateMSE
 from snnzoo.models.bpsta_convnet import bpsta_convnet
 from snnzoo.models.tebn_cnn import tebn_cnn7
@@ -80,6 +79,21 @@ def test_cnn7_forward_matches_torch_reference():
     np.testing.assert_allclose(got, expected, atol=2e-4, rtol=1e-4)
     lif = model.get_layer("sn1")
     assert abs(lif.tau - 4.0 / 3.0) < 1e-12 and lif.decay_input is False and lif.detach_reset is False
+
+
+def test_cnn7_decay_keyword_and_deprecated_tau_decay():
+    def neuron_taus(model):
+        return [model.get_layer(f"sn{i}").tau for i in range(1, 7)]
+
+    small = dict(num_classes=10, time_steps=2, input_shape=(16, 16, 2))
+    new = tebn_cnn7(decay=0.5, **small)
+    assert neuron_taus(new) == [2.0] * 6  # k = 1 - 1/tau
+    with pytest.warns(DeprecationWarning, match="tau_decay"):
+        old = tebn_cnn7(tau_decay=0.5, **small)
+    assert neuron_taus(old) == neuron_taus(new)
+    assert [w.shape for w in old.weights] == [w.shape for w in new.weights]
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        tebn_cnn7(tau=2.0, **small)
 
 
 # ------------------------------------------------------------------------------------ BP-STA ConvNet

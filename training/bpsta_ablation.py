@@ -109,26 +109,15 @@ def build(args, variant):
     )
 
 
-def node_layers(model):
-    from snnzoo.layers.neurons import BaseNeuron
-
-    return [layer for layer in model.layers if isinstance(layer, BaseNeuron)]
-
-
 def firing_rates(model, x, batch_size):
-    """Spike probability per node layer (over neurons, time steps and samples; inference mode)."""
-    import keras
+    """Spike probability per node layer (over neurons, time steps and samples; inference mode)
+    and pooled over all node layers (:class:`snnzoo.metrics.FiringRateProbe`)."""
+    from snnzoo.metrics import FiringRateProbe
 
-    nodes = node_layers(model)
-    probe = keras.Model(model.input, [layer.output for layer in nodes])
-    sums, counts = np.zeros(len(nodes)), np.zeros(len(nodes))
+    probe = FiringRateProbe(model)
     for i in range(0, len(x), batch_size):
-        outs = probe.predict_on_batch(x[i:i + batch_size])
-        for k, s in enumerate(outs):
-            s = np.asarray(keras.ops.convert_to_numpy(s))
-            sums[k] += s.sum()
-            counts[k] += s.size
-    return {layer.name: float(s / c) for layer, s, c in zip(nodes, sums, counts)}, float(sums.sum() / counts.sum())
+        probe(x[i:i + batch_size])
+    return probe.rates(), probe.pooled_rate()
 
 
 def run_one(args, variant, seed, data):

@@ -1,5 +1,7 @@
 """Finding the layers of a given type anywhere inside a Keras model."""
 
+__all__ = ["find_layers"]
+
 
 def find_layers(model, types, include_self=False):
     """Every layer of ``model`` that is an instance of ``types`` (a class or a tuple of classes),

@@ -6,6 +6,8 @@ reused at every t, so a dropped neuron stays silent for the whole sequence::
 """
 import keras
 
+__all__ = ["NDropout"]
+
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class NDropout(keras.layers.Layer):

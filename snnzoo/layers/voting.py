@@ -7,6 +7,8 @@ class output is the mean of its group::
 import keras
 from keras import ops
 
+__all__ = ["VotingLayer"]
+
 
 @keras.saving.register_keras_serializable(package="snnzoo")
 class VotingLayer(keras.layers.Layer):

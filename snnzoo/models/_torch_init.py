@@ -10,17 +10,23 @@ import math
 
 import keras
 
+__all__ = ["conv_kwargs", "dense_kwargs", "kaiming_normal_fan_out", "torch_bias", "torch_weight"]
+
 
 def torch_weight():
+    """``nn.Conv2d`` / ``nn.Linear`` default weight init, kaiming_uniform(a=√5):
+    U(−1/√fan_in, 1/√fan_in)."""
     return keras.initializers.VarianceScaling(scale=1.0 / 3.0, mode="fan_in", distribution="uniform")
 
 
 def torch_bias(fan_in):
+    """``nn.Conv2d`` / ``nn.Linear`` default bias init: U(−1/√fan_in, 1/√fan_in)."""
     bound = 1.0 / math.sqrt(fan_in)
     return keras.initializers.RandomUniform(-bound, bound)
 
 
 def kaiming_normal_fan_out():
+    """PyTorch ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``: N(0, 2 / fan_out)."""
     return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
 
 

@@ -28,8 +28,8 @@ Differences from the reference code, by design: BN statistics are pooled over NÂ
 normalises every step separately); the DVS input is sub-sampled by an integer factor with
 PyTorch's nearest rule (x[fÂ·i]); inputs are channels-last.
 
-``ann_warmup=True`` inserts a :class:`snnzoo.layers.ann_warmup.WarmupSwitch` after every node;
-train with the :class:`snnzoo.layers.ann_warmup.ANNWarmup` callback to run the first K epochs as
+``ann_warmup=True`` inserts a :class:`snnzoo.layers.WarmupSwitch` after every node;
+train with the :class:`snnzoo.bpsta.ANNWarmup` callback to run the first K epochs as
 the ReLU ANN (the authors' ``--warm-up K``).
 
 Layer names: ``conv{i}, bn{i}, relu{i}, sn{i}, sn{i}_warmup, pool{i}``, ``flatten``, (mnist_fc:
@@ -39,14 +39,16 @@ fc_sn_warmup, voting, rate``.
 import keras
 
 from snnzoo import surrogates
-from snnzoo.layers.ann_warmup import WarmupSwitch
 from snnzoo.layers.ndropout import NDropout
 from snnzoo.layers.neurons import IF, LIF, tau_from_decay
 from snnzoo.layers.normalization import TDBatchNorm
 from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
 from snnzoo.layers.voting import VotingLayer
+from snnzoo.layers.warmup_switch import WarmupSwitch
 from snnzoo.models._checks import check_time_steps
 from snnzoo.models._torch_init import conv_kwargs, dense_kwargs
+
+__all__ = ["VARIANTS", "bpsta_convnet", "bpsta_node"]
 
 #: variant -> (input kind, default input shape, blocks [(channels, pool)], dropout before FC?, resize
 #: factor, hidden FC width or None)

@@ -32,7 +32,10 @@ from snnzoo.layers.neurons import LIF, tau_from_decay
 from snnzoo.layers.normalization import TDBatchNorm
 from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
 from snnzoo.models._checks import check_time_steps
+from snnzoo.models._stem import normalize_input
 from snnzoo.models._torch_init import conv_kwargs, dense_kwargs
+
+__all__ = ["NORMALIZATIONS", "VARIANTS", "resnet19"]
 
 #: Per-channel (mean, std) used by the TET data loaders.
 NORMALIZATIONS = {
@@ -78,9 +81,11 @@ def _basic_block(x, in_channels, channels, stride, prefix):
     return _lif(prefix + "_sn2")(out)
 
 
-def _normalization_layer(normalization):
+def _mean_std(normalization):
+    """(mean, std) of a ``normalization`` argument: a name of :data:`NORMALIZATIONS`, a pair, or
+    None (no normalisation)."""
     if normalization is None:
-        return None
+        return None, None
     if isinstance(normalization, str):
         if normalization not in NORMALIZATIONS:
             raise ValueError(
@@ -89,7 +94,7 @@ def _normalization_layer(normalization):
             )
         normalization = NORMALIZATIONS[normalization]
     mean, std = normalization
-    return keras.layers.Normalization(mean=list(mean), variance=[float(s) ** 2 for s in std], name="normalize")
+    return mean, std
 
 
 def resnet19(num_classes=100, time_steps=2, variant="tet", per_step_logits=False,
@@ -115,10 +120,7 @@ def resnet19(num_classes=100, time_steps=2, variant="tet", per_step_logits=False
     stem, blocks, widths = VARIANTS[variant]
 
     inputs = keras.Input(shape=tuple(input_shape), name="images")
-    x = inputs
-    norm = _normalization_layer(normalization)
-    if norm is not None:
-        x = norm(x)
+    x = normalize_input(inputs, *_mean_std(normalization))
     x = RepeatTime(time_steps, name="repeat_time")(x)
     x = _conv(x, stem, 3, 1, "conv1", input_shape[-1])
     x = TDBatchNorm(name="bn1")(x)

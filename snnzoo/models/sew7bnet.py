@@ -17,9 +17,12 @@ conv bias-free; BN over N·T·H·W (PyTorch momentum/eps). The first unit is nam
 """
 import keras
 
+from snnzoo.layers.sew_connect import SEWConnect, check_connect
 from snnzoo.layers.time import MeanOverTime, TimeFold
 from snnzoo.models._checks import check_time_steps
-from snnzoo.models.sew_blocks import SEWConnect, batch_norm, check_connect, conv, plif_neuron
+from snnzoo.models.sew_blocks import batch_norm, conv, plif_neuron
+
+__all__ = ["TORCH_CONVERTER", "sew7bnet", "sew_dvs_net", "sew_wide7bnet"]
 
 #: Converter for the authors' PyTorch checkpoints of this family (used by ``snnzoo.load(path)``).
 TORCH_CONVERTER = "snnzoo.convert.sew:convert_7bnet"

@@ -1,5 +1,6 @@
-"""SEW ResNet-18/34/50/101/152 for static images (Fang et al., "Deep Residual Learning in Spiking
-Neural Networks", NeurIPS 2021; layout of the authors' ``imagenet/sew_resnet.py``).
+"""SEW ResNet-18/34/50 (101/152 through :func:`sew_resnet`) for static images (Fang et al., "Deep
+Residual Learning in Spiking Neural Networks", NeurIPS 2021; layout of the authors'
+``imagenet/sew_resnet.py``).
 
 Forward (T time steps, direct encoding)::
 
@@ -20,10 +21,15 @@ checkpoints of the original code reproduce exactly. Layer names mirror the origi
 """
 import keras
 
+from snnzoo.layers.sew_connect import SEWConnect, check_connect
 from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
 from snnzoo.models._checks import check_time_steps
-from snnzoo.models.sew_blocks import (SEWConnect, batch_norm, check_connect, conv, if_neuron,
-                                      kaiming_fan_out, pad)
+from snnzoo.models._stem import normalize_input
+from snnzoo.models._torch_init import kaiming_normal_fan_out
+from snnzoo.models.sew_blocks import batch_norm, conv, if_neuron, pad
+
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD", "TORCH_CONVERTER",
+           "sew_resnet", "sew_resnet18", "sew_resnet18_cifar", "sew_resnet34", "sew_resnet50"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -91,17 +97,14 @@ def sew_resnet(depth=18, num_classes=1000, time_steps=4, input_shape=(224, 224, 
     expansion = _EXPANSION[kind]
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    if mean is not None and std is not None:
-        x = keras.layers.Normalization(mean=list(mean), variance=[float(s) ** 2 for s in std],
-                                       name="normalize")(x)
+    x = normalize_input(inputs, mean, std)
     if stem == "imagenet":
         x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
-        x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, kernel_initializer=kaiming_fan_out(),
-                                name="conv1")(x)
+        x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False,
+                                kernel_initializer=kaiming_normal_fan_out(), name="conv1")(x)
     else:
-        x = keras.layers.Conv2D(64, 3, padding="same", use_bias=False, kernel_initializer=kaiming_fan_out(),
-                                name="conv1")(x)
+        x = keras.layers.Conv2D(64, 3, padding="same", use_bias=False,
+                                kernel_initializer=kaiming_normal_fan_out(), name="conv1")(x)
     x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn1")(x)
     x = RepeatTime(time_steps, name="repeat_time")(x)
     x = if_neuron("sn1")(x)
@@ -136,16 +139,6 @@ def sew_resnet34(num_classes=1000, time_steps=4, **kwargs):
 def sew_resnet50(num_classes=1000, time_steps=4, **kwargs):
     """SEW ResNet-50 (Bottleneck, [3, 4, 6, 3]); 25,557,032 parameters at 1000 classes."""
     return sew_resnet(50, num_classes=num_classes, time_steps=time_steps, **kwargs)
-
-
-def sew_resnet101(num_classes=1000, time_steps=4, **kwargs):
-    """SEW ResNet-101 (Bottleneck, [3, 4, 23, 3])."""
-    return sew_resnet(101, num_classes=num_classes, time_steps=time_steps, **kwargs)
-
-
-def sew_resnet152(num_classes=1000, time_steps=4, **kwargs):
-    """SEW ResNet-152 (Bottleneck, [3, 8, 36, 3])."""
-    return sew_resnet(152, num_classes=num_classes, time_steps=time_steps, **kwargs)
 
 
 def sew_resnet18_cifar(num_classes=10, time_steps=4, input_shape=(32, 32, 3), mean=CIFAR10_MEAN,

@@ -14,24 +14,29 @@ Input: event frames [B, T, 48, 48, 2] (T = ``time_steps``). Layers::
 * LIF: mem = 0.25·mem + x; s = Θ(mem − 1); mem = (1 − s)·mem, reset not detached, triangle
   surrogate γ = 1 — ``LIF(tau=tau_from_decay(0.25), decay_input=False, surrogate=Triangle(1))``.
 * Convolutions have a bias; their weights use kaiming_normal(fan_out, relu) as in the reference.
+* ``decay`` is the per-step membrane decay factor k = 1 − 1/τ (0.25 here), the name used for it
+  across snnzoo (``tau`` is the time constant of :class:`~snnzoo.layers.LIF`).
 
 Layer names: ``conv{i}, bn{i}, sn{i}`` (i = 1..6), ``pool{1..4}``, ``flatten, drop1, fc1, drop2, fc2``.
 """
 import keras
 
 from snnzoo import surrogates
+from snnzoo._deprecation import renamed_keyword
 from snnzoo.layers.neurons import LIF, tau_from_decay
 from snnzoo.layers.normalization import TEBN
 from snnzoo.layers.time import MeanOverTime, TimeFold
 from snnzoo.models._checks import check_time_steps
 from snnzoo.models._torch_init import conv_kwargs, dense_kwargs
 
+__all__ = ["CNN7_LAYERS", "tebn_cnn7"]
+
 #: (channels, average-pool after the block?)
 CNN7_LAYERS = ((64, True), (128, False), (128, True), (128, True), (256, False), (256, True))
 
 
-def tebn_cnn7(num_classes=10, time_steps=10, input_shape=(48, 48, 2), dropout=0.25, tau_decay=0.25,
-              per_step_logits=False, name="tebn_cnn7"):
+def tebn_cnn7(num_classes=10, time_steps=10, input_shape=(48, 48, 2), dropout=0.25, decay=0.25,
+              per_step_logits=False, name="tebn_cnn7", **deprecated):
     """Build the TEBN 7-layer CNN (see the module docstring).
 
     Args:
@@ -39,9 +44,11 @@ def tebn_cnn7(num_classes=10, time_steps=10, input_shape=(48, 48, 2), dropout=0.
       time_steps: T of the input frames [B, T, H, W, 2] (TEBN has one scale per step).
       input_shape: frame shape (H, W, 2); 48×48 gives the reference fc1 width 2304.
       dropout: rate of the two dropouts before fc1 and fc2.
-      tau_decay: LIF membrane decay factor k (mem = k·mem + x).
+      decay: LIF membrane decay factor k = 1 − 1/τ (mem = k·mem + x). ``tau_decay``, its former
+        name, is still accepted with a DeprecationWarning.
       per_step_logits: return [B, T, C] instead of the mean over T.
     """
+    decay = renamed_keyword(deprecated, "tau_decay", "decay", decay, "tebn_cnn7")
     time_steps = check_time_steps(time_steps, name)
     inputs = keras.Input(shape=(time_steps,) + tuple(input_shape), name="frames")
     x = inputs
@@ -52,7 +59,7 @@ def tebn_cnn7(num_classes=10, time_steps=10, input_shape=(48, 48, 2), dropout=0.
                                    **conv_kwargs(in_channels, 3, use_bias=True, weight="kaiming_fan_out"))
         x = TimeFold(conv, name=f"conv{i}")(x)
         x = TEBN(time_steps, name=f"bn{i}")(x)
-        x = LIF(tau=tau_from_decay(tau_decay), v_threshold=1.0, v_reset=0.0, decay_input=False,
+        x = LIF(tau=tau_from_decay(decay), v_threshold=1.0, v_reset=0.0, decay_input=False,
                 detach_reset=False, surrogate=surrogates.Triangle(1.0), name=f"sn{i}")(x)
         if pooled:
             pool += 1

@@ -1,0 +1,36 @@
+"""Deprecated aliases of moved or renamed public names: a module-level ``__getattr__`` that
+resolves an old name to its new home and emits one ``DeprecationWarning`` per access
+(:pep:`562`), so the alias is a pointer, never a copy."""
+import importlib
+import warnings
+
+__all__ = ["moved_names", "renamed_keyword"]
+
+
+def moved_names(old_module, moves):
+    """A module ``__getattr__`` for ``old_module``: ``moves`` maps each old name to
+    ``"new.module:new_name"``. Accessing an old name warns and returns the new object."""
+
+    def __getattr__(name):
+        if name not in moves:
+            raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
+        target = moves[name]
+        module, _, attr = target.partition(":")
+        warnings.warn(f"{old_module}.{name} is deprecated; use {module}.{attr}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(module), attr)
+
+    return __getattr__
+
+
+def renamed_keyword(kwargs, old, new, value, owner):
+    """The value of keyword ``new``, or of its deprecated former name ``old`` popped from
+    ``kwargs`` (with a DeprecationWarning; the old keyword wins, as it was the one passed).
+    Any other key left in ``kwargs`` raises ``TypeError``, as for an unknown keyword."""
+    if old in kwargs:
+        warnings.warn(f"{owner}: '{old}' is deprecated, use '{new}'", DeprecationWarning,
+                      stacklevel=3)
+        value = kwargs.pop(old)
+    if kwargs:
+        raise TypeError(f"{owner}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return value
