@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from snnzoo.convert.tet_resnet19 import convert, unwrap_state_dict
+from snnzoo.convert.torch_checkpoint import ConversionError
 from snnzoo.models.resnet19 import NORMALIZATIONS, resnet19
 from tests.torch_ref_baselines import TorchTETResNet19
 
@@ -102,5 +103,15 @@ def test_errors(reference):
         convert(sd, resnet19(num_classes=100, time_steps=T, input_shape=(H, H, 3)))
     with pytest.raises(ValueError, match="variant='tet'"):
         convert(sd, resnet19(num_classes=10, variant="tdbn", time_steps=T, input_shape=(H, H, 3)))
-    with pytest.raises(ValueError, match="state dict"):
+    with pytest.raises(ConversionError, match="state dict"):
+        convert([1, 2], model)
+    with pytest.warns(DeprecationWarning, match="unwrap_state_dict"), pytest.raises(ValueError, match="state dict"):
         unwrap_state_dict([1, 2])
+
+
+def test_deprecated_unwrap_state_dict_still_unwraps(reference):
+    sd = reference[0]
+    with pytest.warns(DeprecationWarning, match="extract_state_dict"):
+        flat = unwrap_state_dict({"model": {"module." + k: v for k, v in sd.items()}, "epoch": 3})
+    assert set(flat) == {k for k in sd if not k.endswith("num_batches_tracked")}  # no module. prefix
+    np.testing.assert_array_equal(flat["fc2.weight"], sd["fc2.weight"].numpy())

@@ -1,5 +1,5 @@
 """Converter for IDE-FSNN checkpoints (pkuxmq/IDE-FSNN, Xiao et al. NeurIPS 2021) into the models
-of :mod:`snnzoo.models.fsnn` — ``convert(state_dict, model) -> None``.
+of :mod:`snnzoo.models.fsnn` — ``convert(state_dict, model) -> None`` (registered as ``"ide_fsnn"``).
 
 Checkpoint layout (``checkpoint.pth.tar`` / ``model_best.pth.tar``, key ``state_dict``; the
 ``module.`` prefix of DataParallel is dropped):
@@ -18,35 +18,16 @@ ignored).
 """
 import numpy as np
 
-from snnzoo.convert.torch_checkpoint import (ConversionError, StateDict, assign, conv_kernel,
-                                             dense_kernel)
+from snnzoo.convert.torch_checkpoint import (ConversionError, StateDict, assign, assign_variable,
+                                             conv_kernel, dense_kernel, flatten_kernel, get_layer)
 
 
 def _layer(model, name):
-    try:
-        return model.get_layer(name)
-    except ValueError as err:
-        raise ConversionError(f"model '{model.name}' has no layer '{name}': not an IDE-FSNN model "
-                              "from snnzoo.models.fsnn") from err
+    return get_layer(model, name, hint=": not an IDE-FSNN model from snnzoo.models.fsnn")
 
 
 def _has_layer(model, name):
     return any(layer.name == name for layer in model.layers)
-
-
-def _flatten_perm(weight, hwc):
-    """Linear weight [out, C·H·W] (PyTorch order) → Keras kernel [H·W·C, out]."""
-    h, w, c = hwc
-    return weight.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(weight.shape[0], -1).T
-
-
-def _set(var, array, key):
-    array = np.asarray(array)
-    if tuple(var.shape) != tuple(array.shape):
-        raise ConversionError(f"checkpoint tensor '{key}' has shape {array.shape}, but the model "
-                              f"variable '{var.path}' expects {tuple(var.shape)}: the checkpoint "
-                              "is for a different architecture/configuration")
-    var.assign(array.astype(var.dtype))
 
 
 def _convert_weight(sd, prefix, kind):
@@ -61,12 +42,12 @@ def _feedback(sd, eq, prefix, kind):
         if f"{prefix}.weight_w" not in sd:
             raise ConversionError(f"the model's feedback is spectral-normalised but the checkpoint "
                                   f"has no '{prefix}.weight_w/_g/_u/_v'")
-        _set(eq.fb_vars["kernel"], _convert_weight(sd, f"{prefix}.weight_w", kind), f"{prefix}.weight_w")
-        _set(eq.fb_g, np.reshape(sd.take(f"{prefix}.weight_g"), ()), f"{prefix}.weight_g")
-        _set(eq.fb_u, sd.take(f"{prefix}.weight_u"), f"{prefix}.weight_u")
-        _set(eq.fb_v, sd.take(f"{prefix}.weight_v"), f"{prefix}.weight_v")
+        assign_variable(eq.fb_vars["kernel"], _convert_weight(sd, f"{prefix}.weight_w", kind), f"{prefix}.weight_w")
+        assign_variable(eq.fb_g, np.reshape(sd.take(f"{prefix}.weight_g"), ()), f"{prefix}.weight_g")
+        assign_variable(eq.fb_u, sd.take(f"{prefix}.weight_u"), f"{prefix}.weight_u")
+        assign_variable(eq.fb_v, sd.take(f"{prefix}.weight_v"), f"{prefix}.weight_v")
     else:
-        _set(eq.fb_vars["kernel"], _convert_weight(sd, f"{prefix}.weight", kind), f"{prefix}.weight")
+        assign_variable(eq.fb_vars["kernel"], _convert_weight(sd, f"{prefix}.weight", kind), f"{prefix}.weight")
 
 
 def convert(state_dict, model):
@@ -79,7 +60,7 @@ def convert(state_dict, model):
         layer = _layer(model, "network_x_fc")
         weight = sd.take("network_x.fc.weight")
         shape = tuple(_layer(model, "flatten_input").input.shape[1:])
-        kernel = _flatten_perm(weight, shape) if len(shape) == 3 else dense_kernel(weight)
+        kernel = flatten_kernel(weight, shape) if len(shape) == 3 else dense_kernel(weight)
         assign(layer, [kernel, sd.take("network_x.fc.bias")], "network_x.fc.*")
     else:
         assign(_layer(model, "network_x_conv"),
@@ -92,13 +73,13 @@ def convert(state_dict, model):
         for i, spec in enumerate(eq.chain):
             p = f"network_s{i + 1}"
             wts = eq.chain_vars[i]
-            _set(wts["kernel"], conv_kernel(sd.take(f"{p}.conv.weight")), f"{p}.conv.weight")
+            assign_variable(wts["kernel"], conv_kernel(sd.take(f"{p}.conv.weight")), f"{p}.conv.weight")
             if spec["use_bias"]:
-                _set(wts["bias"], sd.take(f"{p}.conv.bias"), f"{p}.conv.bias")
+                assign_variable(wts["bias"], sd.take(f"{p}.conv.bias"), f"{p}.conv.bias")
             if spec["batch_norm"]:
                 for key, name in (("weight", "gamma"), ("bias", "beta"),
                                   ("running_mean", "moving_mean"), ("running_var", "moving_var")):
-                    _set(wts[name], sd.take(f"{p}.bn.{key}"), f"{p}.bn.{key}")
+                    assign_variable(wts[name], sd.take(f"{p}.bn.{key}"), f"{p}.bn.{key}")
         _feedback(sd, eq, f"network_s{len(eq.chain) + 1}.convT", eq.feedback["kind"])
     else:
         module = "fc" if eq.feedback["kind"] == "dense" else "conv"
@@ -107,7 +88,7 @@ def convert(state_dict, model):
     # classifier
     weight = sd.take("classifier.weight")
     if _has_layer(model, "flatten_rate"):
-        kernel = _flatten_perm(weight, tuple(_layer(model, "flatten_rate").input.shape[1:]))
+        kernel = flatten_kernel(weight, tuple(_layer(model, "flatten_rate").input.shape[1:]))
     else:
         kernel = dense_kernel(weight)
     assign(_layer(model, "classifier"), [kernel, sd.take("classifier.bias")], "classifier.*")

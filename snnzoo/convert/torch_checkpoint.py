@@ -10,10 +10,15 @@ Layout conversions (PyTorch → Keras, channels last)::
     conv   weight [O, I, kh, kw]  -> kernel [kh, kw, I, O]
     linear weight [out, in]       -> kernel [in, out]
     BN     weight, bias, running_mean, running_var -> gamma, beta, moving_mean, moving_variance
+    linear weight after a flatten [out, C·H·W] -> kernel [H·W·C, out] (PyTorch flattens C, H, W)
+
+Every converter (:mod:`snnzoo.convert.registry`) reads its input through :class:`StateDict`,
+assigns with :func:`assign` / :func:`assign_variable` and raises :class:`ConversionError`.
 """
 import argparse
 import pickle
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +151,22 @@ def dense_kernel(weight):
     return weight.T
 
 
+def flatten_kernel(weight, hwc):
+    """Linear weight [out, C·H·W] after a PyTorch flatten → Keras kernel [H·W·C, out] after a
+    Keras (channels-last) flatten of a feature map of shape ``hwc`` = (H, W, C)."""
+    weight = np.asarray(weight)
+    h, w, c = hwc
+    return weight.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(weight.shape[0], -1).T
+
+
+def get_layer(model, name, hint=""):
+    """``model.get_layer(name)``, raising :class:`ConversionError` (+ ``hint``) if it is absent."""
+    try:
+        return model.get_layer(name)
+    except ValueError as err:
+        raise ConversionError(f"model '{model.name}' has no layer '{name}'{hint}") from err
+
+
 def inner_layer(layer):
     """The wrapped per-frame layer of a TimeFold, else the layer itself."""
     return getattr(layer, "layer", layer) if type(layer).__name__ == "TimeFold" else layer
@@ -164,12 +185,65 @@ def assign(layer, arrays, source):
     layer.set_weights([np.asarray(a, dtype=w.dtype) for a, w in zip(arrays, layer.weights)])
 
 
-class StateDict:
-    """A state dict whose reads are tracked, so converters can report unused keys.
+def assign_variable(var, array, source):
+    """``var.assign(array)`` with a clear error naming ``source`` on a shape mismatch."""
+    array = np.asarray(array)
+    if tuple(var.shape) != tuple(array.shape):
+        raise ConversionError(f"checkpoint tensor '{source}' has shape {array.shape}, but the model "
+                              f"variable '{var.path}' expects {tuple(var.shape)}: the checkpoint "
+                              "is for a different architecture/configuration")
+    var.assign(array.astype(var.dtype))
 
-    ``canonical`` drops ``module`` path segments (old SpikingJelly ``SeqToANNContainer`` and
-    DataParallel wrappers) so that ``layer1.0.conv1.module.0.weight`` reads as
-    ``layer1.0.conv1.0.weight``.
+
+def assign_conv(model, name, sd, key):
+    """Conv layer ``name`` (or its TimeFold) ← the PyTorch conv weight ``key`` of ``sd``."""
+    assign(get_layer(model, name), [conv_kernel(sd.take(key))], key)
+
+
+def assign_bn(model, name, sd, prefix):
+    """BN layer ``name`` ← ``prefix.{weight, bias, running_mean, running_var}``."""
+    assign(get_layer(model, name), sd.take_bn(prefix), f"{prefix}.*")
+
+
+def assign_dense(model, name, sd, prefix):
+    """Dense layer ``name`` ← ``prefix.weight`` (+ ``prefix.bias``); if the model has a layer named
+    ``flatten`` whose input is a feature map, the kernel's rows follow Keras' (H, W, C) order."""
+    layer = get_layer(model, name)
+    weight = sd.take(f"{prefix}.weight")
+    kernel = dense_kernel(weight)
+    flatten = next((l for l in model.layers if l.name == "flatten"), None)
+    if flatten is not None:  # PyTorch flattens (C, H, W), Keras (H, W, C)
+        shape = tuple(flatten.input.shape[2:])
+        if len(shape) == 3 and shape[0] * shape[1] > 1 and weight.shape[1] == int(np.prod(shape)):
+            kernel = flatten_kernel(weight, shape)
+    arrays = [kernel, sd.take(f"{prefix}.bias")] if layer.use_bias else [kernel]
+    assign(layer, arrays, f"{prefix}.*")
+
+
+def canonical_key(key):
+    """``key`` without ``module`` path segments (old SpikingJelly ``SeqToANNContainer`` and
+    DataParallel wrappers): ``layer1.0.conv1.module.0.weight`` → ``layer1.0.conv1.0.weight``."""
+    return ".".join(p for p in str(key).split(".") if p != "module")
+
+
+def _flat_arrays(state_dict):
+    """``{key: array}`` of a flat state dict, or of the one inside a loaded checkpoint (see
+    :func:`extract_state_dict`); anything else raises :class:`ConversionError`."""
+    if isinstance(state_dict, Mapping) and all(isinstance(v, np.ndarray) for v in state_dict.values()):
+        return state_dict
+    try:
+        return extract_state_dict(state_dict)
+    except CheckpointLoadError as err:
+        raise ConversionError(f"expected a state dict (a dict of arrays): {err}") from None
+
+
+class StateDict:
+    """The one reader every converter uses: a state dict whose reads are tracked, so converters
+    can report missing and unused keys.
+
+    Accepts a flat ``{key: array}`` dict or a loaded checkpoint that wraps one (see
+    :func:`extract_state_dict`: ``{"model": ...}``, ``{"state_dict": ...}``, torch tensors,
+    ``module.`` prefixes). Keys are stored in :func:`canonical_key` form.
     """
 
     IGNORED = re.compile(r"(^|\.)num_batches_tracked$")
@@ -177,8 +251,8 @@ class StateDict:
     def __init__(self, state_dict, layout="checkpoint"):
         self.layout = layout
         self.arrays = {}
-        for key, value in state_dict.items():
-            canonical = ".".join(p for p in str(key).split(".") if p != "module")
+        for key, value in _flat_arrays(state_dict).items():
+            canonical = canonical_key(key)
             if canonical in self.arrays:
                 raise ConversionError(f"state dict has two tensors for '{canonical}'")
             self.arrays[canonical] = np.asarray(value)
@@ -207,6 +281,28 @@ class StateDict:
         self.used.add(key)
         return self.arrays[key]
 
+    def require(self, *candidates):
+        """:meth:`first` of ``candidates``; none present raises :class:`ConversionError`."""
+        found = self.first(*candidates)
+        if found is None:
+            raise ConversionError(f"missing keys in the {self.layout} state dict: none of {list(candidates)}")
+        return found
+
+    def take_alias(self, candidates):
+        """The tensor stored under any of ``candidates`` (aliases of one module, e.g. TET's
+        ``conv1.weight`` and ``conv1_s.layer.module.weight``), or ``None`` if none is present.
+        Every alias present is marked used and must hold the same tensor."""
+        found = [k for k in dict.fromkeys(canonical_key(c) for c in candidates) if k in self.arrays]
+        if not found:
+            return None
+        first = self.arrays[found[0]]
+        for key in found[1:]:
+            other = self.arrays[key]
+            if other.shape != first.shape or not np.array_equal(other, first):
+                raise ConversionError(f"checkpoint holds different tensors for the aliases {found[0]!r} and {key!r}")
+        self.used.update(found)
+        return first
+
     def take_bn(self, prefix):
         return [self.take(f"{prefix}.{n}") for n in ("weight", "bias", "running_mean", "running_var")]
 
@@ -227,8 +323,19 @@ class StateDict:
         self.used.update(keys)
         return keys
 
+    def mark_chaos_copies(self):
+        """:meth:`mark_duplicates` for every top-level module ``<name>_`` (CSBP stores the module
+        its chaotic loss reads a second time under that name)."""
+        for top in sorted({k.split(".", 1)[0] for k in self.arrays}):
+            if top.endswith("_"):
+                self.mark_duplicates(top)
+
+    def unused(self):
+        """Sorted keys not read yet (``num_batches_tracked`` counters excluded)."""
+        return sorted(k for k in self.arrays if k not in self.used and not self.IGNORED.search(k))
+
     def check_all_used(self):
-        left = sorted(k for k in self.arrays if k not in self.used and not self.IGNORED.search(k))
+        left = self.unused()
         if left:
             raise ConversionError(
                 f"unexpected keys in the {self.layout} state dict (not part of this architecture): "

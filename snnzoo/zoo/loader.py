@@ -41,7 +41,7 @@ def model_info(name):
                    "path": str(registry.manifest_dir(entry) / spec["file"])}
     else:
         weights = {"kind": "external", "origin": spec["origin"], "filename": spec.get("filename"),
-                   "size": spec.get("size"), "converter": spec["converter"],
+                   "size": spec.get("size"), "converter": entry["architecture"]["converter"],
                    "checkpoint_cache": str(weights_lib.checkpoint_cache_path(name, spec)),
                    "converted_cache": str(weights_lib.converted_weights_path(name, spec))}
         for key in ("sha256", "git_blob_sha1"):
@@ -94,21 +94,14 @@ def build(entry, **overrides):
 
 
 def torch_converter(entry):
-    """The converter for PyTorch checkpoints of ``entry``'s architecture: its own, else one of an
-    entry with the same builder, else the builder module's ``TORCH_CONVERTER``."""
-    spec = entry["weights"] or {}
-    if spec.get("converter"):
-        return registry.resolve_callable(spec["converter"], "converter", entry["name"])
-    builder = entry["architecture"]["builder"]
-    for other in registry.entries().values():
-        other_spec = other["weights"] or {}
-        if other["architecture"]["builder"] == builder and other_spec.get("converter"):
-            return registry.resolve_callable(other_spec["converter"], "converter", entry["name"])
-    module = registry.resolve_callable(builder, "builder", entry["name"])
-    module = inspect.getmodule(module)
-    if getattr(module, "TORCH_CONVERTER", None):
-        return registry.resolve_callable(module.TORCH_CONVERTER, "converter", entry["name"])
-    raise ValueError(f"no PyTorch checkpoint converter is registered for model '{entry['name']}'")
+    """The converter for PyTorch checkpoints of ``entry``'s architecture: the one its manifest
+    names in ``architecture.converter`` (:mod:`snnzoo.convert.registry`)."""
+    from snnzoo.convert.registry import converter_spec
+
+    name = entry["architecture"].get("converter")
+    if not name:
+        raise ValueError(f"no PyTorch checkpoint converter is registered for model '{entry['name']}'")
+    return registry.resolve_callable(converter_spec(name), "converter", entry["name"])
 
 
 def convert_checkpoint(entry, model, path, trust_checkpoint=False):
@@ -301,7 +294,7 @@ def load(name, weights="default", *, progress=True, trust_checkpoint=False, **ov
             path = registry.manifest_dir(entry) / spec["file"]
             if not path.is_file():
                 raise FileNotFoundError(f"shipped weights of '{name}' are missing: {path}")
-            weights_lib.verify_file(path, spec, delete=False, what="shipped weights")
+            weights_lib.verify_weights(path, spec, delete=False, what="shipped weights")
             model.load_weights(str(path))
         else:
             _load_external(entry, model, progress, trust_checkpoint, overrides)

@@ -8,18 +8,32 @@ Schema: ``zoo_weights/README.md``.
 Registry folders, first match wins: ``$SNNZOO_ZOO_DIR`` (``os.pathsep``-separated), then the
 ``zoo_weights/`` folder next to the ``snnzoo`` package (a source checkout), then
 ``snnzoo/zoo_weights/`` inside the package (an installed copy, if packaged).
+
+The parsed manifests are cached: a lookup only lists the registry folders and compares each
+manifest's path, size and modification time with the cached ones; any change (a manifest
+added, removed or edited, another ``$SNNZOO_ZOO_DIR``) re-reads them all. A manifest modified
+less than :data:`SETTLE_S` seconds ago is not trusted to the cache yet (a second edit within
+the file system's time-stamp resolution would keep size and time), so lookups re-read until it
+has settled. :func:`clear_cache` forgets the cache.
+
+``architecture.converter`` names the converter of the architecture's PyTorch checkpoints (see
+:mod:`snnzoo.convert.registry`); manifests that still give it as ``weights.converter`` are
+read as if it were there.
 """
 import copy
 import difflib
 import importlib
 import json
 import os
+import time
 from pathlib import Path
 
 ENV_ZOO_DIR = "SNNZOO_ZOO_DIR"
 _PACKAGE = Path(__file__).resolve().parents[1]
 _REQUIRED = ("name", "architecture", "input", "time_steps", "num_classes", "weights")
 _INPUT_KINDS = ("image", "event_frames")
+#: seconds after its last modification before a manifest's parsed form is cached
+SETTLE_S = 2.0
 
 
 class ModelUnavailableError(ImportError):
@@ -67,10 +81,18 @@ def _check(entry, path):
         elif "origin" in spec:
             if not (spec.get("sha256") or spec.get("git_blob_sha1")):
                 raise bad("external weights need a sha256 or git_blob_sha1")
-            if ":" not in str(spec.get("converter", "")):
-                raise bad("external weights need a 'module:function' converter")
+            if not (arch.get("converter") or spec.get("converter")):
+                raise bad("external weights need a converter (architecture.converter)")
         else:
             raise bad("weights must have either 'file' or 'origin'")
+    converter = arch.get("converter") or (spec or {}).get("converter")
+    if converter is not None:
+        from snnzoo.convert.registry import converter_spec
+
+        try:
+            converter_spec(converter)
+        except ValueError as err:
+            raise bad(str(err)) from None
 
 
 def _read(path):
@@ -81,6 +103,8 @@ def _read(path):
     _check(entry, path)
     entry = copy.deepcopy(entry)
     entry["architecture"].setdefault("config", {})
+    legacy = (entry["weights"] or {}).pop("converter", None)  # the former place of the field
+    entry["architecture"].setdefault("converter", legacy)
     entry.setdefault("description", "")
     entry.setdefault("method", None)
     entry.setdefault("dataset", None)
@@ -93,19 +117,58 @@ def _read(path):
     return entry
 
 
-def entries():
-    """``{name: manifest dict}`` for every registered model (private ``_manifest`` = its path)."""
+_cache = {"signature": None, "entries": None}
+
+
+def _manifest_paths():
+    """``{name: path}`` of the manifests in effect (the first folder holding a name wins)."""
     found = {}
     for d in zoo_dirs():
         for path in sorted(d.glob("*.json")):
-            if path.stem not in found:
-                found[path.stem] = _read(path)
+            found.setdefault(path.stem, path)
     return found
+
+
+def _signature(paths):
+    """(name, path, size, mtime, inode) of every manifest; ``None`` (do not cache) if one is
+    gone or was modified less than :data:`SETTLE_S` seconds ago."""
+    out = []
+    settled = time.time_ns() - int(SETTLE_S * 1e9)
+    for name, path in paths.items():
+        try:
+            stat = path.stat()
+        except OSError:  # removed meanwhile: no cache hit, the read reports it
+            return None
+        if stat.st_mtime_ns > settled:
+            return None
+        out.append((name, str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return tuple(out)
+
+
+def _parsed():
+    """The cached ``{name: manifest}``; re-read when a manifest file changed (see module doc)."""
+    paths = _manifest_paths()
+    signature = _signature(paths)
+    if signature is None or signature != _cache["signature"]:
+        parsed = {name: _read(path) for name, path in paths.items()}
+        _cache.update(signature=signature, entries=parsed)
+    return _cache["entries"]
+
+
+def clear_cache():
+    """Forget the parsed manifests; the next lookup reads every manifest file again."""
+    _cache.update(signature=None, entries=None)
+
+
+def entries():
+    """``{name: manifest dict}`` for every registered model (private ``_manifest`` = its path);
+    the dicts are copies, free to modify."""
+    return copy.deepcopy(_parsed())
 
 
 def names():
     """Sorted registry names."""
-    return sorted(entries())
+    return sorted(_parsed())
 
 
 def unknown_name_error(name, known):
@@ -116,7 +179,7 @@ def unknown_name_error(name, known):
 
 def get(name):
     """The manifest of ``name`` (a copy); unknown names raise ``ValueError`` with close matches."""
-    found = entries()
+    found = _parsed()
     if name not in found:
         raise unknown_name_error(name, list(found))
     return copy.deepcopy(found[name])
