@@ -73,8 +73,10 @@ def cmd_convert(args):
     note = ""
     spec = entry["weights"]
     if spec and "origin" in spec:
+        from snnzoo.data.checksums import file_hash
+
         kind, want = weights.expected_hash(spec)
-        same = weights.file_hash(ckpt, kind) == want
+        same = file_hash(ckpt, kind) == want
         note = f" (checkpoint {kind} {'matches' if same else 'differs from'} the registry's)"
     print(f"wrote {out}{note}")
     return 0

@@ -1,5 +1,7 @@
 """The registry (zoo_weights/*.json), model_info and snnzoo.load without network access."""
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +113,7 @@ def test_load_random_init_and_overrides():
 
 def test_load_from_keras_files_and_original_checkpoint(tmp_path, shared_data):
     ckpt = shared_data / CKPT
-    # a .pth for an untrained entry: the converter is found through the CSBP entry's builder
+    # a .pth for an untrained entry: its manifest names the converter (architecture.converter)
     model = snnzoo.load("sew7bnet", weights=ckpt, time_steps=2)
     assert float(keras.ops.convert_to_numpy(model.get_layer("sn0").w)) == pytest.approx(-0.02047973871231079)
     h5 = tmp_path / "m.weights.h5"
@@ -143,3 +145,75 @@ def test_shipped_weights_file_is_hash_checked(zoo_dir):
     with pytest.raises(snnzoo.zoo.WeightsIntegrityError, match="sha256"):
         snnzoo.load("tiny")
     assert (zoo_dir / "tiny.weights.h5").is_file()  # a shipped file is refused, never deleted
+
+
+def _settle(d):
+    """Date the manifests in ``d`` back, as if written a minute ago."""
+    for f in d.glob("*.json"):
+        os.utime(f, ns=(f.stat().st_atime_ns, time.time_ns() - 60 * 10**9))
+
+
+def test_second_lookup_does_not_reread_the_manifests(zoo_dir, monkeypatch):
+    _write(zoo_dir, _manifest("cached_net"))
+    _settle(zoo_dir)
+    registry.clear_cache()
+    reads = []
+    real_read = registry._read
+    monkeypatch.setattr(registry, "_read", lambda path: reads.append(path.name) or real_read(path))
+    first = registry.get("cached_net")
+    n = len(reads)
+    assert n == len(registry.names()) and "cached_net.json" in reads  # the first lookup parses all
+    second = registry.get("cached_net")
+    snnzoo.list_models(), registry.entries(), snnzoo.model_info("sew7bnet")
+    assert len(reads) == n  # ... later ones none
+    assert first == second and first is not second  # copies: a caller may modify its own
+    first["time_steps"] = 99
+    assert registry.get("cached_net")["time_steps"] == 2
+    # an edited, added or removed manifest is seen at once
+    _write(zoo_dir, _manifest("cached_net", time_steps=12))
+    _settle(zoo_dir)
+    assert registry.get("cached_net")["time_steps"] == 12 and len(reads) == 2 * n
+    registry.get("cached_net")
+    assert len(reads) == 2 * n
+    # a manifest edited a moment ago is re-read on every lookup until it has settled: a second
+    # edit in the same time-stamp tick, of the same size, is seen too
+    _write(zoo_dir, _manifest("cached_net", time_steps=13))
+    assert registry.get("cached_net")["time_steps"] == 13
+    _write(zoo_dir, _manifest("cached_net", time_steps=14))
+    assert registry.get("cached_net")["time_steps"] == 14
+    _write(zoo_dir, _manifest("cached_net_2"))
+    assert "cached_net_2" in snnzoo.list_models()
+    (zoo_dir / "cached_net_2.json").unlink()
+    assert "cached_net_2" not in snnzoo.list_models()
+    monkeypatch.delenv("SNNZOO_ZOO_DIR")  # another registry folder set
+    assert "cached_net" not in snnzoo.list_models()
+    n = len(reads)
+    registry.clear_cache()
+    registry.names()
+    assert len(reads) > n
+
+
+def test_converter_field_in_architecture_and_legacy_place(zoo_dir):
+    from snnzoo.convert import sew7bnet
+    from snnzoo.zoo.loader import torch_converter
+
+    _write(zoo_dir, _manifest("new_style", architecture={"builder": "snnzoo.models.sew7bnet:sew7bnet",
+                                                          "converter": "sew7bnet"}))
+    legacy = {"origin": "file:///x.pth", "filename": "x.pth", "sha256": "0" * 64,
+              "converter": "snnzoo.convert.sew7bnet:convert"}  # manifests written before the field moved
+    _write(zoo_dir, _manifest("old_style", weights=legacy))
+    for name in ("new_style", "old_style"):
+        assert torch_converter(registry.get(name)) is sew7bnet.convert
+    info = snnzoo.model_info("old_style")
+    assert info["weights"]["converter"] == info["architecture"]["converter"] == "snnzoo.convert.sew7bnet:convert"
+    assert torch_converter(registry.get("sew7bnet")) is sew7bnet.convert
+    _write(zoo_dir, _manifest("bad_converter", architecture={"builder": "snnzoo.models.sew7bnet:sew7bnet",
+                                                              "converter": "sew_7bnet"}))
+    with pytest.raises(ValueError, match=r"bad_converter\.json: unknown converter 'sew_7bnet'"):
+        snnzoo.list_models()
+    (zoo_dir / "bad_converter.json").unlink()
+    no_converter = dict(legacy)
+    del no_converter["converter"]
+    _write(zoo_dir, _manifest("no_converter", weights=no_converter))
+    with pytest.raises(ValueError, match=r"no_converter\.json: external weights need a converter"):
+        snnzoo.list_models()

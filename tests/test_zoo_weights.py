@@ -15,6 +15,7 @@ import keras
 import snnzoo
 from snnzoo.config import home_dir
 from snnzoo.convert.torch_checkpoint import CheckpointLoadError, extract_state_dict, read_state_dict
+from snnzoo.data.checksums import bytes_hash, file_hash
 from snnzoo.zoo import WeightsIntegrityError, WeightsUnavailableError
 from snnzoo.zoo import weights as W
 
@@ -30,19 +31,35 @@ def test_hashes_against_git_and_hashlib(tmp_path):
     data = b"spikes\x00\x01" * 1000
     f = tmp_path / "blob.bin"
     f.write_bytes(data)
-    assert W.sha256_file(f) == hashlib.sha256(data).hexdigest()
+    assert file_hash(f, "sha256") == hashlib.sha256(data).hexdigest()
     git = shutil.which("git")
     if git:
         want = subprocess.run([git, "hash-object", str(f)], capture_output=True, text=True, check=True).stdout.strip()
     else:  # git's documented blob id
         want = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-    assert W.git_blob_sha1_file(f) == want
+    assert file_hash(f, "git_blob_sha1") == want
+    assert bytes_hash(data, "git_blob_sha1") == want
 
 
 def test_real_checkpoint_hashes_match_origins(shared_data):
     path = shared_data / CKPT
-    assert W.sha256_file(path) == "e0e3c6b80523ee20ceead9b67894f3bdb15c9d583d5bdf2c41153d7459e0389c"
-    assert W.git_blob_sha1_file(path) == "5f78639de95d85561d51e6f962e1cf5c6f6e0f6f"
+    assert file_hash(path, "sha256") == "e0e3c6b80523ee20ceead9b67894f3bdb15c9d583d5bdf2c41153d7459e0389c"
+    assert file_hash(path, "git_blob_sha1") == "5f78639de95d85561d51e6f962e1cf5c6f6e0f6f"
+
+
+def test_deprecated_hash_aliases_warn_and_agree(tmp_path):
+    f = tmp_path / "blob.bin"
+    f.write_bytes(b"spikes" * 100)
+    spec = {"sha256": file_hash(f), "size": 600}
+    for old, args, want in ((W.sha256_file, (f,), file_hash(f)),
+                            (W.git_blob_sha1_file, (f,), file_hash(f, "git_blob_sha1")),
+                            (W.file_hash, (f, "git_blob_sha1"), file_hash(f, "git_blob_sha1")),
+                            (W.verify_file, (f, spec), f)):
+        with pytest.warns(DeprecationWarning, match=old.__name__):
+            assert old(*args) == want
+    with pytest.warns(DeprecationWarning), pytest.raises(WeightsIntegrityError, match="size 600 bytes, expected 3"):
+        W.verify_file(f, dict(spec, size=3), delete=False)
+    assert f.is_file()
 
 
 def _spec(tmp_path, data, kind="sha256", size=True):
@@ -51,8 +68,7 @@ def _spec(tmp_path, data, kind="sha256", size=True):
     origin.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest() if kind == "sha256" else hashlib.sha1(
         b"blob %d\0" % len(data) + data).hexdigest()
-    spec = {"origin": origin.as_uri(), "filename": "ckpt.pth", kind: digest,
-            "converter": "snnzoo.convert.sew:convert_7bnet"}
+    spec = {"origin": origin.as_uri(), "filename": "ckpt.pth", kind: digest}
     if size:
         spec["size"] = len(data)
     return spec
@@ -122,6 +138,7 @@ def _register(tmp_path, monkeypatch, spec):
     zoo = tmp_path / "zoo"
     zoo.mkdir(exist_ok=True)
     entry = {"name": "fake7b", "description": "", "architecture": {"builder": "snnzoo.models.sew7bnet:sew7bnet",
+                                                                     "converter": "sew7bnet",
                                                                      "config": {"num_classes": 11}},
              "input": {"kind": "event_frames", "shape": [128, 128, 2]}, "time_steps": 2, "num_classes": 11,
              "method": "CSBP", "dataset": None, "accuracy": {"claimed": None, "measured": None},

@@ -1,7 +1,14 @@
-"""File hashing and the two errors every snnzoo data reader raises.
+"""File hashing (the one implementation in snnzoo: data sets, zoo weights, published runs) and
+the two errors every snnzoo data reader raises.
 
-* :func:`file_hash` streams a file through ``hashlib`` (sha256 or md5) in 1 MiB blocks, so
-  multi-gigabyte archives never sit in memory.
+* :func:`file_hash` streams a file through ``hashlib`` in 1 MiB blocks, so multi-gigabyte
+  archives never sit in memory: ``sha256``, ``md5``, or ``git_blob_sha1``, git's blob id
+
+      git_blob_sha1(data) = sha1(b"blob " + str(len(data)).encode() + b"\\0" + data)
+
+  (the hash GitHub publishes for every file of a repository).
+* :func:`verify_file` checks a file's size (optional) and hash and raises
+  :class:`ChecksumError`, whose ``problem`` names what differs.
 * :class:`DataNotFoundError` (a :class:`FileNotFoundError`) is raised once per call with *every*
   missing file, its expected checksum, the folder that was searched and the data set's official
   download home, so one message tells the user everything needed to fix the set-up.
@@ -16,20 +23,23 @@ from typing import Iterable, Sequence
 __all__ = [
     "ChecksumError",
     "DataNotFoundError",
+    "HASH_ALGORITHMS",
     "bytes_hash",
     "describe_missing",
     "file_hash",
-    "stream_hash",
     "verify_file",
 ]
 
 _BLOCK = 1 << 20
-_ALGORITHMS = ("sha256", "md5")
+_ALGORITHMS = ("sha256", "md5")  # the ones data sets publish (describe_missing prints them)
+HASH_ALGORITHMS = _ALGORITHMS + ("git_blob_sha1",)
 
 
-def _hasher(algorithm: str):
-    if algorithm not in _ALGORITHMS:
-        raise ValueError(f"unsupported hash algorithm {algorithm!r}; use one of {_ALGORITHMS}")
+def _hasher(algorithm: str, size: int):
+    if algorithm not in HASH_ALGORITHMS:
+        raise ValueError(f"unsupported hash algorithm {algorithm!r}; use one of {HASH_ALGORITHMS}")
+    if algorithm == "git_blob_sha1":
+        return hashlib.sha1(b"blob " + str(size).encode() + b"\0")
     return hashlib.new(algorithm)
 
 
@@ -38,29 +48,21 @@ def file_hash(path, algorithm: str = "sha256") -> str:
 
     Args:
         path: file to hash.
-        algorithm: ``"sha256"`` (default) or ``"md5"``.
+        algorithm: ``"sha256"`` (default), ``"md5"`` or ``"git_blob_sha1"``.
 
     Returns:
         The lower-case hexadecimal digest.
     """
-    h = _hasher(algorithm)
+    h = _hasher(algorithm, Path(path).stat().st_size if algorithm == "git_blob_sha1" else 0)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(_BLOCK), b""):
             h.update(block)
     return h.hexdigest()
 
 
-def stream_hash(stream, algorithm: str = "sha256") -> str:
-    """Hex digest of everything that can still be read from the binary file object ``stream``."""
-    h = _hasher(algorithm)
-    for block in iter(lambda: stream.read(_BLOCK), b""):
-        h.update(block)
-    return h.hexdigest()
-
-
 def bytes_hash(data: bytes, algorithm: str = "sha256") -> str:
-    """Hex digest of an in-memory ``bytes`` object (``"sha256"`` or ``"md5"``)."""
-    h = _hasher(algorithm)
+    """Hex digest of an in-memory ``bytes`` object (same algorithms as :func:`file_hash`)."""
+    h = _hasher(algorithm, len(data))
     h.update(data)
     return h.hexdigest()
 
@@ -98,7 +100,12 @@ class DataNotFoundError(FileNotFoundError):
 
 
 class ChecksumError(ValueError):
-    """A data file exists but its content does not match the published checksum."""
+    """A data file exists but its content does not match the published checksum.
+
+    ``algorithm`` is the hash's name, or ``"size"`` when the file's length already differs;
+    ``problem`` reads e.g. ``"sha256 <actual>, expected <expected>"`` or ``"size 15 bytes,
+    expected 13"``.
+    """
 
     def __init__(self, path, algorithm: str, expected: str, actual: str, note: str = ""):
         self.path = Path(path)
@@ -114,16 +121,27 @@ class ChecksumError(ValueError):
         super().__init__(msg)
         self._init_args = (str(self.path), algorithm, expected, actual, note)
 
+    @property
+    def problem(self) -> str:
+        if self.algorithm == "size":
+            return f"size {self.actual} bytes, expected {self.expected}"
+        return f"{self.algorithm} {self.actual}, expected {self.expected}"
+
     def __reduce__(self):
         return (type(self), self._init_args)
 
 
-def verify_file(path, expected: str, algorithm: str = "sha256") -> str:
-    """Check ``path`` against ``expected`` and return the actual digest.
+def verify_file(path, expected: str, algorithm: str = "sha256", size=None) -> str:
+    """Check ``path`` against ``expected`` (and its length against ``size``, first, when given:
+    a cheap test that spares hashing a truncated download) and return the actual digest.
 
     Raises:
-        ChecksumError: the digest differs.
+        ChecksumError: the size or the digest differs.
     """
+    if size is not None:
+        actual_size = Path(path).stat().st_size
+        if actual_size != int(size):
+            raise ChecksumError(path, "size", int(size), actual_size)
     actual = file_hash(path, algorithm)
     if actual != expected.lower():
         raise ChecksumError(path, algorithm, expected, actual)

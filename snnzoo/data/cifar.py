@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
-from .checksums import ChecksumError, DataNotFoundError, file_hash
+from .checksums import DataNotFoundError, verify_file
 
 __all__ = ["load_cifar10", "load_cifar100", "safe_unpickle", "UnsafePickleError"]
 
@@ -104,9 +104,7 @@ def _batches_from_folder(folder: Path, names):
 
 def _batches_from_archive(archive: Path, inner: str, names, expected_md5: str, verify: bool):
     if verify:
-        actual = file_hash(archive, "md5")
-        if actual != expected_md5:
-            raise ChecksumError(archive, "md5", expected_md5, actual)
+        verify_file(archive, expected_md5, "md5")
     out = []
     with tarfile.open(archive, "r:gz") as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile()}

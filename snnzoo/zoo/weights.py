@@ -9,18 +9,19 @@ Resolution order for a registry entry's weights (``snnzoo.load(name)``):
 4. download from ``origin`` to a temporary file.
 
 A checkpoint is verified (size, then ``sha256`` or git blob sha1 =
-sha1(b"blob " + str(len).encode() + b"\\0" + data)) BEFORE it is used; a mismatching download
+sha1(b"blob " + str(len).encode() + b"\\0" + data), both by :mod:`snnzoo.data.checksums`)
+BEFORE it is used (:func:`verify_weights`); a mismatching download
 is deleted and refused, a mismatching file found in the cache (e.g. placed there by hand) is kept
 as ``<file>.rejected`` for inspection and refused. Downloads and converted weights are written to
 a temporary file and renamed, and folders created for a download or a save that fails are removed
 again, so neither half-written files nor empty folders stay in the cache.
 """
-import hashlib
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import warnings
 from pathlib import Path
 
 from snnzoo.config import home_dir
@@ -39,21 +40,11 @@ class WeightsIntegrityError(RuntimeError):
 
 
 # -- hashes --------------------------------------------------------------------------------------
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _hashing():
+    # imported on use: ``import snnzoo`` must not import snnzoo.data (tests/test_saving.py)
+    from snnzoo.data import checksums
 
-
-def git_blob_sha1_file(path):
-    """Git's blob id: sha1(b"blob <size>\\0" + data)."""
-    digest = hashlib.sha1(b"blob " + str(os.path.getsize(path)).encode() + b"\0")
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return checksums
 
 
 def expected_hash(spec):
@@ -65,26 +56,16 @@ def expected_hash(spec):
     raise ValueError(f"weights spec has no sha256 / git_blob_sha1: {spec}")
 
 
-def file_hash(path, kind):
-    return sha256_file(path) if kind == "sha256" else git_blob_sha1_file(path)
-
-
-def verify_file(path, spec, delete=True, what="file", reject=False):
+def verify_weights(path, spec, delete=True, what="file", reject=False):
     """Check ``path`` against the spec's ``size`` and hash. On mismatch raise
     :class:`WeightsIntegrityError` after deleting the file (``delete``) or renaming it to
     ``<file>.rejected`` (``reject``: a file someone placed by hand is kept for inspection)."""
     path = Path(path)
     kind, want = expected_hash(spec)
-    size = spec.get("size")
-    problem = None
-    actual_size = path.stat().st_size
-    if size is not None and actual_size != int(size):
-        problem = f"size {actual_size} bytes, expected {int(size)}"
-    else:
-        got = file_hash(path, kind)
-        if got != want:
-            problem = f"{kind} {got}, expected {want}"
-    if problem:
+    checksums = _hashing()
+    try:
+        checksums.verify_file(path, want, kind, size=spec.get("size"))
+    except checksums.ChecksumError as err:
         if reject:
             rejected = path.with_name(path.name + ".rejected")
             os.replace(path, rejected)
@@ -95,10 +76,38 @@ def verify_file(path, spec, delete=True, what="file", reject=False):
         else:
             fate = "refusing to use it"
         raise WeightsIntegrityError(
-            f"{what} {path} does not match the registry ({problem}); {fate}"
+            f"{what} {path} does not match the registry ({err.problem}); {fate}"
             + (f". Get the original from {spec['origin']}" if spec.get("origin") else "")
-        )
+        ) from None
     return path
+
+
+def _deprecated(old, new):
+    warnings.warn(f"snnzoo.zoo.weights.{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
+
+
+def verify_file(path, spec, delete=True, what="file", reject=False):
+    """Deprecated alias of :func:`verify_weights`."""
+    _deprecated("verify_file", "snnzoo.zoo.weights.verify_weights")
+    return verify_weights(path, spec, delete=delete, what=what, reject=reject)
+
+
+def file_hash(path, kind):
+    """Deprecated: :func:`snnzoo.data.checksums.file_hash` (``path, kind``)."""
+    _deprecated("file_hash", "snnzoo.data.checksums.file_hash")
+    return _hashing().file_hash(path, kind)
+
+
+def sha256_file(path):
+    """Deprecated: ``snnzoo.data.checksums.file_hash(path, "sha256")``."""
+    _deprecated("sha256_file", 'snnzoo.data.checksums.file_hash(path, "sha256")')
+    return _hashing().file_hash(path, "sha256")
+
+
+def git_blob_sha1_file(path):
+    """Deprecated: ``snnzoo.data.checksums.file_hash(path, "git_blob_sha1")``."""
+    _deprecated("git_blob_sha1_file", 'snnzoo.data.checksums.file_hash(path, "git_blob_sha1")')
+    return _hashing().file_hash(path, "git_blob_sha1")
 
 
 def _make_parents(path):
@@ -181,7 +190,7 @@ def download(name, spec, dest=None, progress=True):
                     bar.update(len(chunk))
             except (OSError, urllib.error.URLError) as err:
                 raise _offline_error(name, spec, dest, f"connection lost: {err}") from err
-        verify_file(tmp, spec, delete=True, what=f"download of {url} saved as")
+        verify_weights(tmp, spec, delete=True, what=f"download of {url} saved as")
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
@@ -197,7 +206,7 @@ def fetch_checkpoint(name, spec, progress=True):
     origin."""
     path = checkpoint_cache_path(name, spec)
     if path.is_file():
-        return verify_file(path, spec, delete=False, reject=True, what="cached checkpoint")
+        return verify_weights(path, spec, delete=False, reject=True, what="cached checkpoint")
     return download(name, spec, path, progress=progress)
 
 
