@@ -25,7 +25,7 @@ import sys
 import time
 
 B, D_IN, HIDDEN, CLASSES = 128, 784, 400, 10
-VTH, LEAK = 2.0, 0.95
+VTH, DECAY = 2.0, 0.95
 
 
 def _rss_mb():
@@ -44,13 +44,13 @@ def build(method, T):
     from keras import ops
 
     from snnzoo import surrogates
-    from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium, UnitNormUniform
+    from snnzoo.ide import FeedbackEquilibrium, UnitNormUniform
 
     inp = keras.Input((D_IN,))
     x = keras.layers.Dense(HIDDEN, kernel_initializer=UnitNormUniform(-1, 0))(inp)
     x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
     if method == "ide":
-        rate = FeedbackEquilibrium({"kind": "dense", "filters": HIDDEN}, time_steps=T, leak=LEAK,
+        rate = FeedbackEquilibrium({"kind": "dense", "filters": HIDDEN}, time_steps=T, decay=DECAY,
                                    v_threshold=VTH, seed=0)(x)
     else:
         spike = surrogates.get("atan")
@@ -69,9 +69,9 @@ def build(method, T):
                 for t in range(T):
                     u = u + x1 + (ops.matmul(s, w) if t > 0 else 0.0)
                     s = spike(u - VTH)
-                    u = (u - VTH * s) * LEAK
-                    acc = acc * LEAK + s
-                return acc / ((1 - LEAK ** T) / (1 - LEAK))
+                    u = (u - VTH * s) * DECAY
+                    acc = acc * DECAY + s
+                return acc / ((1 - DECAY ** T) / (1 - DECAY))
 
         rate = BPTTFeedback()(x)
     model = keras.Model(inp, keras.layers.Dense(CLASSES)(rate))

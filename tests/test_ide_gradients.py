@@ -6,8 +6,8 @@ import pytest
 import keras
 from keras import ops
 
-from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium, module_apply, module_vjp
-from snnzoo.layers.implicit_solvers import solve_adjoint
+from snnzoo.ide import FeedbackEquilibrium, module_apply, module_vjp
+from snnzoo.ide.solvers import solve_adjoint
 from tests.test_ide_helpers import (central_fd, equivalent, grads, np_module, power_step, rel_err,
                               simulate_rate, solve_fixed_point, sn_kernel, torch_layout_matrix)
 
@@ -179,16 +179,16 @@ def test_implicit_gradient_equals_unrolled_fixed_point_iterations():
     assert rel_err(gW, uW) < TOL
 
 
-@pytest.mark.parametrize("leak", [None, 0.95])
-def test_spiking_forward_matches_reference_loop(leak):
+@pytest.mark.parametrize("decay", [None, 0.95])
+def test_spiking_forward_matches_reference_loop(decay):
     rng = np.random.default_rng(4)
-    layer = FeedbackEquilibrium({"kind": "dense", "filters": 7}, time_steps=12, leak=leak)
+    layer = FeedbackEquilibrium({"kind": "dense", "filters": 7}, time_steps=12, decay=decay)
     x = rng.uniform(-1.0, 4.0, (4, 7)).astype("float32")
     out = _np(layer(x))
     ref = simulate_rate(x.astype(np.float64), {"kind": "dense"}, _np(layer.feedback_kernel()[0]), 12,
-                        leak=leak)
+                        decay=decay)
     assert np.abs(out - ref).max() < 1e-5
-    if leak is None:  # IF: the rate is a spike count / T
+    if decay is None:  # IF: the rate is a spike count / T
         assert np.allclose(out * 12, np.round(out * 12), atol=1e-4)
 
 
@@ -252,7 +252,7 @@ def test_gradient_matches_numpy_implicit_function_theorem():
       "output_padding": 1}, (4, 4, 2)),
 ])
 def test_module_products_match_numpy_and_are_adjoint(spec, in_shape):
-    from snnzoo.layers.feedback_equilibrium import module_spec
+    from snnzoo.ide import module_spec
 
     spec = module_spec(spec)
     rng = np.random.default_rng(7)

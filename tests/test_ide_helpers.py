@@ -105,8 +105,8 @@ def central_fd(fun, arr, eps=1e-6, index=None):
 
 
 # -- authors' simulation (IF / LIF, subtract reset), single layer ----------------------------------
-def simulate_rate(x, fb_spec, fb_kernel, T, vth=2.0, leak=None):
-    lam = 1.0 if leak is None else leak
+def simulate_rate(x, fb_spec, fb_kernel, T, vth=2.0, decay=None):
+    lam = 1.0 if decay is None else decay
     u = x.copy()
     s = (u >= vth).astype(x.dtype)
     u = (u - vth * s) * lam
@@ -116,7 +116,7 @@ def simulate_rate(x, fb_spec, fb_kernel, T, vth=2.0, leak=None):
         s = (u >= vth).astype(x.dtype)
         u = (u - vth * s) * lam
         a = a * lam + s
-    return a / (T if leak is None else (1 - lam ** T) / (1 - lam))
+    return a / (T if decay is None else (1 - lam ** T) / (1 - lam))
 
 
 # -- gradients through each backend's autodiff ----------------------------------------------------

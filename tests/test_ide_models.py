@@ -42,7 +42,7 @@ def test_parameter_counts_match_the_paper():
 
 
 # -- converter vs the authors' forward re-written in plain torch ----------------------------------
-def _torch_reference(sd, x, T, leak, vth=2.0, kind="fc", chain=0):
+def _torch_reference(sd, x, T, decay, vth=2.0, kind="fc", chain=0):
     """Eval-mode forward of the IDE-FSNN nets from the authors' formulas (NCHW, torch ops)."""
     import torch
     import torch.nn.functional as F
@@ -78,7 +78,7 @@ def _torch_reference(sd, x, T, leak, vth=2.0, kind="fc", chain=0):
         x1 = bn(F.conv2d(x, t["network_x.conv.weight"], t["network_x.conv.bias"], stride=2, padding=1), "network_x.bn")
         w = sn(f"network_s{chain + 1}.convT")
         fb = lambda s: F.conv_transpose2d(s, w, stride=2, padding=1, output_padding=1)
-    lam = leak
+    lam = decay
 
     def module(i, s):
         p = f"network_s{i + 1}"
@@ -160,7 +160,7 @@ def test_converter_fc_matches_torch_reference():
     h, T = 24, 5
     shapes = {"network_x.fc.weight": (h, 784), "network_x.fc.bias": (h,), **_bn_keys("network_x.bn", h),
               **_sn_keys("network_s.fc", (h, h)), "classifier.weight": (10, h), "classifier.bias": (10,)}
-    _check_converted_against_torch("fc", shapes, fsnn.fsnn_fc(hidden=h, time_steps=T, leak=0.95), 4, T, 0)
+    _check_converted_against_torch("fc", shapes, fsnn.fsnn_fc(hidden=h, time_steps=T, decay=0.95), 4, T, 0)
 
 
 def test_converter_conv_matches_torch_reference():
@@ -168,7 +168,7 @@ def test_converter_conv_matches_torch_reference():
     shapes = {"network_x.conv.weight": (c, 1, 5, 5), "network_x.conv.bias": (c,), **_bn_keys("network_x.bn", c),
               **_sn_keys("network_s.conv", (c, c, 5, 5)), "classifier.weight": (10, c * 14 * 14),
               "classifier.bias": (10,)}
-    _check_converted_against_torch("conv", shapes, fsnn.fsnn_conv(filters=c, time_steps=T, leak=0.95), 3, T, 1)
+    _check_converted_against_torch("conv", shapes, fsnn.fsnn_conv(filters=c, time_steps=T, decay=0.95), 3, T, 1)
 
 
 def test_converter_alexnet_f_matches_torch_reference():
@@ -186,7 +186,7 @@ def test_converter_alexnet_f_matches_torch_reference():
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float64")
     try:
-        model = fsnn.alexnet_f(time_steps=T, leak=0.99)
+        model = fsnn.alexnet_f(time_steps=T, decay=0.99)
     finally:
         keras.config.set_dtype_policy(previous)
     convert({f"module.{k}": v for k, v in sd.items()}, model)
@@ -247,7 +247,7 @@ def test_fit_updates_feedback_input_and_bn_weights(jit):
 @pytest.mark.parity
 def test_fit_chain_and_event_sequence_models():
     """A ConvTranspose-feedback chain (AlexNet-F pattern) and the N-MNIST sequence input train."""
-    from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium
+    from snnzoo.ide import FeedbackEquilibrium
 
     keras.utils.set_random_seed(1)
     inp = keras.Input((8, 8, 2))
@@ -258,7 +258,7 @@ def test_fit_chain_and_event_sequence_models():
          "output_padding": 1},
         chain=[{"kind": "conv", "filters": 4, "kernel_size": 3, "strides": 2, "padding": 1,
                 "use_bias": True, "batch_norm": True}],
-        time_steps=5, leak=0.9, dropout=0.1, solver_iterations=6, seed=1)
+        time_steps=5, decay=0.9, dropout=0.1, solver_iterations=6, seed=1)
     r = eq(x)
     model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(r)))
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
@@ -305,12 +305,12 @@ def test_keras_save_and_load_round_trip(tmp_path):
 
 
 def test_rate_batch_norm_uses_statistics_of_the_weighted_average_input():
-    from snnzoo.layers.feedback_equilibrium import RateBatchNorm
+    from snnzoo.ide import RateBatchNorm
 
     rng = np.random.default_rng(4)
     T, lam = 4, 0.9
     x = rng.uniform(0, 2, (3, T, 5, 5, 2)).astype("float32")
-    layer = RateBatchNorm(T, leak=lam)
+    layer = RateBatchNorm(T, decay=lam)
     layer.build(x.shape)
     layer.gamma.assign(np.array([1.5, 0.5], "float32"))
     out = keras.ops.convert_to_numpy(layer(x, training=True))

@@ -5,12 +5,14 @@ the multi-step BN of SpikingJelly / TET does when it folds time into the batch.
 
 Defaults follow PyTorch (``momentum=0.9`` here ≡ PyTorch ``momentum=0.1``; ``epsilon=1e-5``) so
 that converted checkpoints reproduce. One PyTorch difference remains: PyTorch updates the running
-variance with the unbiased batch variance, Keras with the biased one (training only).
+variance with the unbiased batch variance, Keras with the biased one (training only). Batch
+statistics and moving averages: :mod:`snnzoo.layers.batch_stats`.
 """
 import keras
 from keras import ops
 
 from snnzoo.backend import batch_norm_grad, custom_gradient
+from snnzoo.layers.batch_stats import channel_moments, update_moving_average
 from snnzoo.layers.time import check_sequence
 
 
@@ -47,12 +49,9 @@ def _batch_norm_train(layer, inputs):
     """Training-mode forward of a channels-last ``keras.layers.BatchNormalization`` (moving
     statistics updated as Keras does), with the fused backward above."""
     inputs = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
-    axes = tuple(range(len(inputs.shape) - 1))
-    mean, variance = ops.moments(ops.stop_gradient(inputs), axes=axes)
-    moving_mean = ops.cast(layer.moving_mean, inputs.dtype)
-    moving_variance = ops.cast(layer.moving_variance, inputs.dtype)
-    layer.moving_mean.assign(moving_mean * layer.momentum + mean * (1.0 - layer.momentum))
-    layer.moving_variance.assign(moving_variance * layer.momentum + variance * (1.0 - layer.momentum))
+    mean, variance = channel_moments(ops.stop_gradient(inputs))
+    update_moving_average(layer.moving_mean, mean, layer.momentum, inputs.dtype)
+    update_moving_average(layer.moving_variance, variance, layer.momentum, inputs.dtype)
     affine = []
     if layer.scale:
         affine.append(ops.cast(layer.gamma.value, inputs.dtype))

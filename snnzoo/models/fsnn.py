@@ -26,7 +26,8 @@ import math
 
 import keras
 
-from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
+from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
+from snnzoo.ide.decay import resolve_decay
 from snnzoo.layers.time import TimeFold
 from snnzoo.models._checks import check_time_steps
 
@@ -58,45 +59,51 @@ def _normalize(x, mean, std, name="normalize"):
     return keras.layers.Normalization(mean=list(mean), variance=[s * s for s in std], name=name)(x)
 
 
-def _check_common(time_steps, num_classes, dropout):
+def _check_common(time_steps, num_classes, dropout, decay, deprecated, name):
+    """Validate the common arguments; returns the decay factor k = 1 − 1/τ (``leak``, its
+    deprecated name, is accepted with a DeprecationWarning; other unknown keywords raise)."""
+    decay = resolve_decay(decay, deprecated, name)
+    if deprecated:
+        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(deprecated)}")
     check_time_steps(time_steps, "fsnn")
     if int(num_classes) < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    return decay
 
 
-def _equilibrium(feedback, chain, time_steps, leak, v_threshold, dropout, solver,
+def _equilibrium(feedback, chain, time_steps, decay, v_threshold, dropout, solver,
                  solver_iterations, seed, **kwargs):
     # its own seed: the dropout masks of the input module and of the feedback must be independent
     return FeedbackEquilibrium(
-        feedback, chain=chain, time_steps=time_steps, v_threshold=v_threshold, leak=leak,
+        feedback, chain=chain, time_steps=time_steps, v_threshold=v_threshold, decay=decay,
         solver=solver, solver_iterations=solver_iterations, dropout=dropout,
         seed=None if seed is None else int(seed) + 1, name="equilibrium", **kwargs)
 
 
-def fsnn_fc(num_classes=10, hidden=400, time_steps=5, leak=0.95, v_threshold=2.0, dropout=0.2,
+def fsnn_fc(num_classes=10, hidden=400, time_steps=5, decay=0.95, v_threshold=2.0, dropout=0.2,
             solver="broyden", solver_iterations=30, input_shape=(28, 28, 1), mean=MNIST_MEAN,
-            std=MNIST_STD, seed=None, name="fsnn_fc"):
-    """F400 (Fashion-MNIST in the paper; T = 5, LIF λ = 0.95): 478,811 trainable parameters."""
-    _check_common(time_steps, num_classes, dropout)
+            std=MNIST_STD, seed=None, name="fsnn_fc", **deprecated):
+    """F400 (Fashion-MNIST in the paper; T = 5, LIF decay k = 0.95): 478,811 trainable parameters."""
+    decay = _check_common(time_steps, num_classes, dropout, decay, deprecated, name)
     inputs = keras.Input(tuple(input_shape), name="image")
     x = _normalize(inputs, mean, std)
     x = keras.layers.Flatten(name="flatten_input")(x)
     x = keras.layers.Dense(hidden, kernel_initializer=UnitNormUniform(-1, seed), name="network_x_fc")(x)
     x = _bn("network_x_bn")(x)
     x = keras.layers.Dropout(dropout, seed=seed, name="network_x_dropout")(x)
-    rate = _equilibrium({"kind": "dense", "filters": hidden}, (), time_steps, leak, v_threshold,
+    rate = _equilibrium({"kind": "dense", "filters": hidden}, (), time_steps, decay, v_threshold,
                         dropout, solver, solver_iterations, seed)(x)
     logits = _classifier(num_classes, hidden)(rate)
     return keras.Model(inputs, logits, name=name)
 
 
-def fsnn_conv(num_classes=10, filters=64, kernel_size=5, time_steps=30, leak=0.95, v_threshold=2.0,
+def fsnn_conv(num_classes=10, filters=64, kernel_size=5, time_steps=30, decay=0.95, v_threshold=2.0,
               dropout=0.2, solver="broyden", solver_iterations=30, input_shape=(28, 28, 1),
-              mean=MNIST_MEAN, std=MNIST_STD, seed=None, name="fsnn_conv"):
-    """64C5s / F64C5 (MNIST in the paper; T = 30, LIF λ = 0.95): 229,643 trainable parameters."""
-    _check_common(time_steps, num_classes, dropout)
+              mean=MNIST_MEAN, std=MNIST_STD, seed=None, name="fsnn_conv", **deprecated):
+    """64C5s / F64C5 (MNIST in the paper; T = 30, LIF decay k = 0.95): 229,643 trainable parameters."""
+    decay = _check_common(time_steps, num_classes, dropout, decay, deprecated, name)
     pad = (kernel_size - 1) // 2
     inputs = keras.Input(tuple(input_shape), name="image")
     x = _normalize(inputs, mean, std)
@@ -106,43 +113,43 @@ def fsnn_conv(num_classes=10, filters=64, kernel_size=5, time_steps=30, leak=0.9
     x = _bn("network_x_bn")(x)
     x = keras.layers.Dropout(dropout, seed=seed, name="network_x_dropout")(x)
     feedback = {"kind": "conv", "filters": filters, "kernel_size": kernel_size, "padding": pad}
-    rate = _equilibrium(feedback, (), time_steps, leak, v_threshold, dropout, solver,
+    rate = _equilibrium(feedback, (), time_steps, decay, v_threshold, dropout, solver,
                         solver_iterations, seed)(x)
     flat = keras.layers.Flatten(name="flatten_rate")(rate)
     logits = _classifier(num_classes, int(flat.shape[-1]))(flat)
     return keras.Model(inputs, logits, name=name)
 
 
-def fsnn_nmnist(num_classes=10, filters=64, kernel_size=5, time_steps=30, leak=0.95,
+def fsnn_nmnist(num_classes=10, filters=64, kernel_size=5, time_steps=30, decay=0.95,
                 v_threshold=2.0, dropout=0.2, solver="fixed_point", solver_iterations=30,
-                sensor_size=(34, 34), seed=None, name="fsnn_nmnist"):
+                sensor_size=(34, 34), seed=None, name="fsnn_nmnist", **deprecated):
     """N-MNIST 64C5s: event frames [B, T, 34, 34, 2] → Conv(2→64,k5,s2,p1)+BN per step (34→16),
     feedback Conv(64→64,k5,p2), classifier Linear(64·16·16, 10).
 
-    The input module's BN uses the statistics of the (λ-weighted) average input current
+    The input module's BN uses the statistics of the (decay-weighted) average input current
     (:class:`RateBatchNorm`); the reference trains this net with the damped ``'iter'`` solver —
     ``solver="fixed_point"`` is its exact form, ``"authors_iter"`` the update as coded.
     """
-    _check_common(time_steps, num_classes, dropout)
+    decay = _check_common(time_steps, num_classes, dropout, decay, deprecated, name)
     h, w = int(sensor_size[0]), int(sensor_size[1])
     inputs = keras.Input((time_steps, h, w, 2), name="event_frames")
     x = TimeFold(keras.layers.ZeroPadding2D(1), name="network_x_pad")(inputs)
     x = TimeFold(keras.layers.Conv2D(filters, kernel_size, strides=2, padding="valid",
                                      kernel_initializer=UnitNormUniform(-1, seed)),
                  name="network_x_conv")(x)
-    x = RateBatchNorm(time_steps, leak=leak, name="network_x_bn")(x)
+    x = RateBatchNorm(time_steps, decay=decay, name="network_x_bn")(x)
     x = keras.layers.Dropout(dropout, noise_shape=(None, 1) + tuple(x.shape[2:]), seed=seed,
                              name="network_x_dropout")(x)
     feedback = {"kind": "conv", "filters": filters, "kernel_size": kernel_size,
                 "padding": (kernel_size - 1) // 2}
-    rate = _equilibrium(feedback, (), time_steps, leak, v_threshold, dropout, solver,
+    rate = _equilibrium(feedback, (), time_steps, decay, v_threshold, dropout, solver,
                         solver_iterations, seed, input_mode="sequence")(x)
     flat = keras.layers.Flatten(name="flatten_rate")(rate)
     logits = _classifier(num_classes, int(flat.shape[-1]))(flat)
     return keras.Model(inputs, logits, name=name)
 
 
-def _multilayer(channels, num_classes, time_steps, leak, v_threshold, dropout, solver,
+def _multilayer(channels, num_classes, time_steps, decay, v_threshold, dropout, solver,
                 solver_iterations, input_shape, seed, name):
     c0, chain_channels = channels[0], channels[1:]
     inputs = keras.Input(tuple(input_shape), name="image")
@@ -158,33 +165,29 @@ def _multilayer(channels, num_classes, time_steps, leak, v_threshold, dropout, s
                       "strides": 2 if i == 1 else 1, "use_bias": True, "batch_norm": True})
     feedback = {"kind": "conv_transpose", "filters": c0, "kernel_size": 3, "strides": 2,
                 "padding": 1, "output_padding": 1}
-    rate = _equilibrium(feedback, chain, time_steps, leak, v_threshold, dropout, solver,
+    rate = _equilibrium(feedback, chain, time_steps, decay, v_threshold, dropout, solver,
                         solver_iterations, seed)(x)
     flat = keras.layers.Flatten(name="flatten_rate")(rate)
     logits = _classifier(num_classes, int(flat.shape[-1]))(flat)
     return keras.Model(inputs, logits, name=name)
 
 
-def alexnet_f(num_classes=10, time_steps=30, leak=0.99, v_threshold=2.0, dropout=0.2,
+def alexnet_f(num_classes=10, time_steps=30, decay=0.99, v_threshold=2.0, dropout=0.2,
               solver="broyden", solver_iterations=30, input_shape=(32, 32, 3), seed=None,
-              name="alexnet_f"):
+              name="alexnet_f", **deprecated):
     """AlexNet-F (CIFAR): 96 → 256 → 384 (s2) → 384 → 256, ConvT feedback 256→96.
     3,709,515 trainable parameters for 10 classes."""
-    _check_common(time_steps, num_classes, dropout)
-    return _multilayer((96, 256, 384, 384, 256), num_classes, time_steps, leak, v_threshold,
+    decay = _check_common(time_steps, num_classes, dropout, decay, deprecated, name)
+    return _multilayer((96, 256, 384, 384, 256), num_classes, time_steps, decay, v_threshold,
                        dropout, solver, solver_iterations, input_shape, seed, name)
 
 
-def cifarnet_f(num_classes=10, time_steps=30, leak=0.99, v_threshold=2.0, dropout=0.2,
+def cifarnet_f(num_classes=10, time_steps=30, decay=0.99, v_threshold=2.0, dropout=0.2,
                solver="broyden", solver_iterations=30, input_shape=(32, 32, 3), seed=None,
-               name="cifarnet_f"):
+               name="cifarnet_f", **deprecated):
     """CIFARNet-F (CIFAR): 128 → 256 → 512 (s2) → 1024 → 512, ConvT feedback 512→128.
     11,840,011 trainable parameters for 10 classes."""
-    _check_common(time_steps, num_classes, dropout)
-    return _multilayer((128, 256, 512, 1024, 512), num_classes, time_steps, leak, v_threshold,
+    decay = _check_common(time_steps, num_classes, dropout, decay, deprecated, name)
+    return _multilayer((128, 256, 512, 1024, 512), num_classes, time_steps, decay, v_threshold,
                        dropout, solver, solver_iterations, input_shape, seed, name)
 
-
-def trainable_count(model):
-    """Trainable parameters, counted as the reference does (``requires_grad`` parameters)."""
-    return int(sum(math.prod(v.shape) for v in model.trainable_weights))
