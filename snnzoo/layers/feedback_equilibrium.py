@@ -4,25 +4,17 @@
 (with a DeprecationWarning); importing this module registers the serializable classes (it
 imports :mod:`snnzoo.ide`), so saved ``.keras`` files keep loading.
 """
-import importlib
-import warnings
-
 import snnzoo.ide  # noqa: F401  (registers FeedbackEquilibrium, RateBatchNorm, UnitNormUniform)
+from snnzoo._deprecation import moved_names
 
-_MOVED = {
-    "FeedbackEquilibrium": "snnzoo.ide.equilibrium",
-    "RateBatchNorm": "snnzoo.ide.batch_norm",
-    "UnitNormUniform": "snnzoo.ide.initializers",
-    "check_leak": "snnzoo.ide.decay",
-    "module_spec": "snnzoo.ide.modules",
-    "module_apply": "snnzoo.ide.modules",
-    "module_vjp": "snnzoo.ide.modules",
-}
+__all__ = []
 
-
-def __getattr__(name):
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"snnzoo.layers.feedback_equilibrium is deprecated: import {name} from "
-                  f"snnzoo.ide", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module(_MOVED[name]), name)
+__getattr__ = moved_names(__name__, {
+    "FeedbackEquilibrium": "snnzoo.ide.equilibrium:FeedbackEquilibrium",
+    "RateBatchNorm": "snnzoo.ide.batch_norm:RateBatchNorm",
+    "UnitNormUniform": "snnzoo.ide.initializers:UnitNormUniform",
+    "check_leak": "snnzoo.ide.decay:check_leak",
+    "module_spec": "snnzoo.ide.modules:module_spec",
+    "module_apply": "snnzoo.ide.modules:module_apply",
+    "module_vjp": "snnzoo.ide.modules:module_vjp",
+})

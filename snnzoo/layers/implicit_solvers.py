@@ -1,13 +1,9 @@
-"""Deprecated module path: moved to :mod:`snnzoo.ide.solvers` (the names resolve there, with a
-DeprecationWarning)."""
-import importlib
-import warnings
+"""Deprecated module path: the adjoint solvers live in :mod:`snnzoo.ide.solvers` (the old names
+still import from here, with a DeprecationWarning)."""
+from snnzoo._deprecation import moved_names
 
+__all__ = []
 
-def __getattr__(name):
-    module = importlib.import_module("snnzoo.ide.solvers")
-    if name.startswith("__") or not hasattr(module, name):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"snnzoo.layers.implicit_solvers is deprecated: use snnzoo.ide.solvers.{name}",
-                  DeprecationWarning, stacklevel=2)
-    return getattr(module, name)
+__getattr__ = moved_names(__name__, {
+    name: f"snnzoo.ide.solvers:{name}"
+    for name in ("SOLVERS", "broyden", "damped_iteration", "solve_adjoint")})

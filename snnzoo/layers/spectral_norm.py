@@ -1,13 +1,10 @@
-"""Deprecated module path: moved to :mod:`snnzoo.ide.spectral_norm` (the names resolve there, with a
-DeprecationWarning)."""
-import importlib
-import warnings
+"""Deprecated module path: spectral normalisation lives in :mod:`snnzoo.ide.spectral_norm` (the
+old names still import from here, with a DeprecationWarning)."""
+from snnzoo._deprecation import moved_names
 
+__all__ = []
 
-def __getattr__(name):
-    module = importlib.import_module("snnzoo.ide.spectral_norm")
-    if name.startswith("__") or not hasattr(module, name):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"snnzoo.layers.spectral_norm is deprecated: use snnzoo.ide.spectral_norm.{name}",
-                  DeprecationWarning, stacklevel=2)
-    return getattr(module, name)
+__getattr__ = moved_names(__name__, {
+    name: f"snnzoo.ide.spectral_norm:{name}"
+    for name in ("KINDS", "initial_state", "kernel_to_matrix", "kernel_to_matrix_numpy",
+                 "matrix_shape", "power_iteration", "spectral_norm_numpy", "spectral_normalize")})
