@@ -270,3 +270,50 @@ def test_csbp_recipe_logs_annealed_chaos_z_per_epoch(shared_data, tmp_path, monk
     # z used during epoch e (1-based) is z0·β^(e−1), annealed once per epoch
     assert [float(r["chaos_z"]) for r in rows] == pytest.approx([2.0, 1.0, 0.5])
     assert all(v != "" for r in rows for v in r.values())
+
+
+# ----------------------------------------------------------------------------- IDE recipes
+def test_ide_recipe_trains_through_the_one_loop(shared_data, tmp_path):
+    """The IDE recipes are entries of the one table and run through the one loop: results.json,
+    history.csv, backup/, best and final weights; ``--train-time-steps`` trains a shorter
+    simulation and evaluates at the recipe's T."""
+    recipe = recipes.get("fsnn_fmnist_ide")
+    assert recipe.config["decay"] == 0.95 and "leak" not in recipe.config
+    assert not hasattr(recipe, "runner")
+    out = tmp_path / "ide"
+    assert train_main(["fsnn_fmnist_ide", "--limit", "64", "--epochs", "1", "--batch-size", "32",
+                       "--train-time-steps", "2", "--out", str(out), "--data", str(shared_data),
+                       "-q"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["recipe"] == "fsnn_fmnist_ide" and res["epochs_completed"] == 1
+    assert res["args"]["train_time_steps"] == 2 and "--train-time-steps 2" in res["command"]
+    assert {"loss", "accuracy", "test_accuracy"} <= set(res["history"][0])
+    assert res["final"]["weights"] == "best.weights.h5" and res["final"]["n"] == 64
+    for name in ("best.weights.h5", "final.weights.h5", "history.csv", "backup"):
+        assert (out / name).exists(), name
+    # the saved weights belong to the recipe's evaluation model (T = 5)
+    model = recipe.build()
+    assert model.get_layer("equilibrium").time_steps == 5
+    model.load_weights(str(out / "final.weights.h5"))
+
+
+def test_ide_fsnn_shim_forwards_to_snnzoo_train(monkeypatch, tmp_path, capsys):
+    """``python -m training.ide_fsnn`` is a deprecated shim onto ``snnzoo train``."""
+    import snnzoo.training.train as one
+    from training.ide_fsnn import main as ide_main
+
+    seen = []
+    monkeypatch.setattr(one, "main", lambda argv, prog: seen.append((argv, prog)) or 0)
+    out = tmp_path / "r"
+    with pytest.warns(DeprecationWarning, match="snnzoo train"):
+        assert ide_main(["fsnn_mnist_ide", "--epochs", "3", "--out", str(out),
+                         "--train-time-steps", "10"]) == 0
+    assert seen == [(["fsnn_mnist_ide", "--out", str(out), "--seed", "0", "--epochs", "3",
+                      "--train-time-steps", "10"], "snnzoo train")]
+    (out / "backup").mkdir(parents=True)  # a run folder: the old loop resumed by itself
+    with pytest.warns(DeprecationWarning):
+        assert ide_main(["fsnn_mnist_ide", "--out", str(out)]) == 0
+    assert seen[-1][0][-1] == "--resume"
+    with pytest.warns(DeprecationWarning):
+        assert ide_main(["fsnn_mnist_ide", "--lr", "0.1"]) == 1
+    assert "--lr no longer exist" in capsys.readouterr().err

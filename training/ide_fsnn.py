@@ -1,7 +1,9 @@
-"""``python -m training.ide_fsnn RECIPE ...`` from the repository root: the IDE feedback-SNN
-training loop of :mod:`snnzoo.training.ide_fsnn` (used by ``snnzoo train fsnn_fmnist_ide``)."""
-from snnzoo.training.ide_fsnn import *  # noqa: F401,F403  (the public names, see its __all__)
-from snnzoo.training.ide_fsnn import main
+"""Deprecated: ``python -m training.ide_fsnn RECIPE ...`` from the repository root forwards to
+``snnzoo train RECIPE`` (:mod:`snnzoo.training.ide_fsnn`; the IDE recipes are entries of the one
+recipe table)."""
+import sys
+
+from snnzoo.training.ide_fsnn import main, train  # noqa: F401
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

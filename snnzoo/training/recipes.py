@@ -51,11 +51,11 @@ class Recipe:
     loss_config: dict = dataclasses.field(default_factory=dict)
     augment: object = False           # False | True (data set's standard) | policy name
     frame_size: tuple | None = None   # resize event frames to (h, w)
-    train_time_steps: int | None = None  # event sets: frames sampled per training sample
+    train_time_steps: int | None = None  # T of the training model (event sets: frames sampled
+                                         # per training sample); evaluation keeps time_steps
     chaos: dict | None = None         # CSBP: {"layers", "z0", "beta", "every", "form", ...}
     method: str | None = None
     zoo_name: str | None = None       # manifest to publish into (default: the recipe name)
-    runner: str | None = None         # "module:function" of a dedicated training loop
     source: str = ""                  # where the hyper-parameters come from
 
     def scaled(self, epochs):
@@ -211,20 +211,21 @@ def tiny_snn(num_classes=10, time_steps=2, hidden=32, input_shape=(28, 28, 1)):
     return keras.Model(inputs, MeanOverTime(name="mean_over_time")(x), name="tiny_snn")
 
 
-_IDE_SOURCE = "IDE-FSNN scripts: SGD 0.05/0.9, wd 5e-4, MultiStep [30,60,90]"
+_IDE_SOURCE = ("IDE-FSNN scripts: SGD 0.05/0.9, coupled wd 5e-4, batch 128, cross-entropy, no "
+               "augmentation, MultiStep [30,60,90] over 100 epochs")
 _SGD_IDE = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}
 
 RECIPES = {r.name: r for r in [
-    Recipe("fsnn_fmnist_ide", "IDE feedback SNN F400 on Fashion-MNIST (T=5, LIF λ=0.95)",
-           "snnzoo.models.fsnn:fsnn_fc", {"num_classes": 10, "leak": 0.95}, "fashion_mnist",
+    Recipe("fsnn_fmnist_ide", "IDE feedback SNN F400 on Fashion-MNIST (T=5, LIF decay 0.95)",
+           "snnzoo.models.fsnn:fsnn_fc", {"num_classes": 10, "decay": 0.95}, "fashion_mnist",
            time_steps=5, epochs=100, batch_size=128, optimizer=_SGD_IDE,
            schedule={"kind": "multistep", "milestones": [30, 60, 90], "gamma": 0.1},
-           method="IDE", runner="snnzoo.training.ide_fsnn:train", source=_IDE_SOURCE),
-    Recipe("fsnn_mnist_ide", "IDE feedback SNN 64C5s on MNIST (T=30, LIF λ=0.95)",
-           "snnzoo.models.fsnn:fsnn_conv", {"num_classes": 10, "leak": 0.95}, "mnist",
+           method="IDE", source=_IDE_SOURCE),
+    Recipe("fsnn_mnist_ide", "IDE feedback SNN 64C5s on MNIST (T=30, LIF decay 0.95)",
+           "snnzoo.models.fsnn:fsnn_conv", {"num_classes": 10, "decay": 0.95}, "mnist",
            time_steps=30, epochs=100, batch_size=128, optimizer=_SGD_IDE,
            schedule={"kind": "multistep", "milestones": [30, 60, 90], "gamma": 0.1},
-           method="IDE", runner="snnzoo.training.ide_fsnn:train", source=_IDE_SOURCE),
+           method="IDE", source=_IDE_SOURCE),
     Recipe("bpsta_convnet_nmnist", "BP-STA ConvNet on N-MNIST (BPSA+BPTA, T=16, voting readout)",
            "snnzoo.models.bpsta_convnet:bpsta_convnet",
            {"dataset": "nmnist", "num_classes": 10, "adjust": "bpsa+bpta"}, "nmnist",

@@ -1,7 +1,8 @@
 """One training entry point for every recipe of :mod:`snnzoo.training.recipes`.
 
     snnzoo train RECIPE [--epochs E] [--batch-size B] [--out DIR] [--seed S]
-                        [--limit N] [--resume] [--data DIR] [--time-steps T] [-q]
+                        [--limit N] [--resume] [--data DIR] [--time-steps T]
+                        [--train-time-steps T] [-q]
 
 (``python -m training.train RECIPE ...`` from the repository root is the same entry point.)
 
@@ -13,6 +14,8 @@ What a run writes into ``OUT`` (default ``runs/<recipe>``):
 * ``best.weights.h5``: ``ModelCheckpoint`` of the weights with the best test accuracy, saved from a
   clean copy of the architecture (no CSBP probes; the recipe's evaluation T), loadable with
   ``snnzoo.load(name, weights=path)``;
+* ``final.weights.h5``: the same clean model with the last epoch's weights (the protocol of
+  methods whose papers report the final epoch, such as IDE's);
 * ``history.csv``: one row per epoch: ``epoch`` (1-based, as in ``results.json``), ``loss``,
   ``accuracy`` (running training accuracy over the epoch), ``test_accuracy``, ``lr``, CSBP's
   ``chaos_z``; only columns that have values (no empty validation columns);
@@ -26,9 +29,11 @@ Protocol, as in the seed methods' scripts: the test split is evaluated after eve
 best epoch's weights are kept ("max test accuracy"). Output: Keras' progress bar on a terminal,
 one line per epoch otherwise (logs, CI; Keras ``verbose=2``), nothing with ``-q``. Seeds:
 ``keras.utils.set_random_seed(seed)`` plus the seeded pipelines. ``--limit N`` uses N training and
-N test samples (smoke runs). Recipes with a dedicated loop (the IDE recipes: ``training.ide_fsnn``)
-are delegated to it (it resumes by itself and keeps the last epoch's ``final.weights.h5``); their
-``results.json`` has the same format, with ``final.weights`` naming that file.
+N test samples (smoke runs). ``--time-steps T`` changes the recipe's T (training and
+evaluation); ``--train-time-steps T`` trains at T and evaluates at the recipe's T (event sets:
+T frames sampled per training sample; IDE: the implicit gradient does not depend on T, so a
+shorter simulation in training is a CPU-budget option). Every recipe, IDE's included, runs
+through this one loop.
 
 A run that fails before writing anything (no data, bad arguments, Ctrl-C during set-up) leaves no
 folder behind; an interrupted run keeps its epochs in ``backup/`` for ``--resume``.
@@ -39,7 +44,6 @@ import argparse
 import csv
 import datetime
 import json
-import math
 import os
 import shlex
 import sys
@@ -234,39 +238,9 @@ def _interactive():
         return False
 
 
-def _run_external(recipe, args, out, data_dir, verbose):
-    """Delegate to the recipe's own loop (IDE), then evaluate and summarise in our format."""
-    from snnzoo.data.pipelines import data_fingerprint, make_source
-    from snnzoo.evaluate import evaluate
-    from snnzoo.zoo.registry import resolve_callable
-
-    _check_out(out, args.resume, ["state.json"])
-    runner = resolve_callable(recipe.runner, "training loop", recipe.name)
-    kwargs = dict(epochs=recipe.epochs, out_dir=str(out), batch_size=recipe.batch_size,
-                  seed=args.seed, data_dir=data_dir)
-    if args.limit:
-        kwargs["steps_per_epoch"] = max(1, math.ceil(args.limit / recipe.batch_size))
-    if args.time_steps:
-        kwargs["train_time_steps"] = args.time_steps
-    summary = runner(recipe.name, **kwargs)
-    model = recipe.build()
-    weights = out / "final.weights.h5"
-    model.load_weights(str(weights))
-    final = evaluate(model, data_dir=data_dir, dataset=recipe.dataset, limit=args.limit,
-                     progress=verbose == 1, verbose=bool(verbose))
-    # the loop's names (both in percent) as in the other recipes' history
-    renamed = {"train_acc": "accuracy", "test_acc": "test_accuracy"}
-    history = [{renamed.get(k, k): v for k, v in r.items()} for r in summary.get("history", [])]
-    data = {split: data_fingerprint(make_source(recipe.dataset, split, data_dir))
-            for split in ("train", "test")}
-    last = history[-1] if history else None  # the IDE loop keeps the last epoch's weights
-    return history, final, data, "final.weights.h5", (
-        {"epoch": last["epoch"], "test_accuracy": last.get("test_accuracy")} if last else None)
-
-
 def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=None, resume=False,
           data_dir=None, time_steps=None, jit_compile="auto", verbose="auto", argv=None,
-          prog="snnzoo train"):
+          prog="snnzoo train", train_time_steps=None):
     """Train recipe ``recipe_name`` (see the module docstring); returns the results dict.
 
     ``verbose``: ``"auto"`` (a progress bar on a terminal, one line per epoch otherwise), 0, 1
@@ -277,13 +251,15 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
         verbose = 1 if _interactive() else 2
     args = argparse.Namespace(recipe=recipe_name, epochs=epochs, batch_size=batch_size, out=out,
                               seed=seed, limit=limit, resume=resume, data=data_dir,
-                              time_steps=time_steps)
+                              time_steps=time_steps, train_time_steps=train_time_steps)
     recipe = recipes.get(recipe_name).scaled(epochs)
     if batch_size:
         recipe.batch_size = int(batch_size)
-    if time_steps and not recipe.runner:
+    if time_steps:
         recipe.time_steps = int(time_steps)
         recipe.train_time_steps = None
+    if train_time_steps:
+        recipe.train_time_steps = int(train_time_steps)
     if limit is not None and int(limit) < 1:
         raise ValueError(f"--limit must be >= 1, got {limit}")
     if epochs is not None and int(epochs) < 1:
@@ -298,13 +274,8 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
     created = _new_dirs(out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        if recipe.runner:
-            history, final, data, weights_file, best = _run_external(recipe, args, out, data_dir,
-                                                                     verbose)
-            epochs_done = len(history)
-        else:
-            history, final, data, weights_file, best, epochs_done = _run_fit(
-                recipe, args, out, data_dir, jit_compile, verbose)
+        history, final, data, weights_file, best, epochs_done = _run_fit(
+            recipe, args, out, data_dir, jit_compile, verbose)
     except BaseException:
         _remove_empty(created)  # nothing half-written: no empty run folder stays behind
         raise
@@ -404,12 +375,13 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
     callbacks.append(backup)  # last: its epoch-end state includes this epoch's annealed z
     model.fit(train_seq, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
 
+    copy_weights(model, eval_model)
+    eval_model.save_weights(str(out / "final.weights.h5"))  # the last epoch's clean weights
     history = _read_history(history_csv)
     best_path = out / "best.weights.h5"
     if best_path.is_file():
         eval_model.load_weights(str(best_path))
     else:  # no epoch ran in this call (e.g. resumed a finished run) and no best file: last state
-        copy_weights(model, eval_model)
         eval_model.save_weights(str(best_path))
     final = evaluate(eval_model, data_dir=data_dir, dataset=recipe.dataset, limit=args.limit,
                      progress=verbose == 1, verbose=bool(verbose))
@@ -437,6 +409,8 @@ def add_train_arguments(p):
                    help="continue the run in --out (from its backup/)")
     p.add_argument("--data", default=None, help="data root (default $SNNZOO_DATA)")
     p.add_argument("--time-steps", type=int, default=None, help="override the recipe's T")
+    p.add_argument("--train-time-steps", type=int, default=None,
+                   help="train at this T, evaluate at the recipe's (or --time-steps) T")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (default: a progress bar on a terminal, one line per "
                         "epoch otherwise)")
@@ -454,7 +428,8 @@ def _argv_from(a):
     argv = [a.recipe]
     for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--out", a.out),
                         ("--seed", a.seed), ("--limit", a.limit), ("--data", a.data),
-                        ("--time-steps", a.time_steps)):
+                        ("--time-steps", a.time_steps),
+                        ("--train-time-steps", getattr(a, "train_time_steps", None))):
         if value is not None:
             argv += [flag, str(value)]
     return argv + (["--resume"] if a.resume else []) + (["-q"] if a.quiet else [])
@@ -469,6 +444,7 @@ def run_cli(a, prog="snnzoo train", error_prefix="snnzoo", argv=None) -> int:
     try:
         train(a.recipe, epochs=a.epochs, batch_size=a.batch_size, out=a.out, seed=a.seed,
               limit=a.limit, resume=a.resume, data_dir=a.data, time_steps=a.time_steps,
+              train_time_steps=getattr(a, "train_time_steps", None),
               verbose=0 if a.quiet else "auto", argv=argv if argv is not None else _argv_from(a),
               prog=prog)
     except (DataNotFoundError, ValueError, RunExistsError, ImportError, OSError) as err:
