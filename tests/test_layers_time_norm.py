@@ -104,3 +104,27 @@ def test_surrogate_serialization_roundtrip():
     lif = LIF(surrogate=surrogates.Triangle(gamma=0.5))
     clone = LIF.from_config(lif.get_config())
     assert clone.surrogate == surrogates.Triangle(gamma=0.5)
+
+
+def test_batch_stats_helper_is_keras_batch_norm_arithmetic():
+    """One batch-statistics helper (snnzoo.layers.batch_stats): per-channel moments, Bessel's
+    correction, and the moving average with an explicit momentum — TDBatchNorm's moving
+    statistics equal keras.layers.BatchNormalization's bit for bit on the folded batch."""
+    from snnzoo.layers.batch_stats import channel_moments, unbiased_variance, update_moving_average
+
+    x = np.random.RandomState(3).randn(4, 3, 5, 2).astype("float32")
+    mean, var = channel_moments(keras.ops.convert_to_tensor(x))
+    np.testing.assert_allclose(_np(mean), x.reshape(-1, 2).mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_np(var), x.reshape(-1, 2).var(0), rtol=1e-5)
+    np.testing.assert_allclose(_np(unbiased_variance(var, x)), x.reshape(-1, 2).var(0, ddof=1),
+                               rtol=1e-5)
+    v = keras.Variable(np.array([1.0, 2.0], "float32"))
+    update_moving_average(v, keras.ops.convert_to_tensor(np.array([3.0, -2.0], "float32")), 0.75)
+    np.testing.assert_allclose(_np(v), [1.5, 1.0], rtol=1e-7)
+
+    seq = np.random.RandomState(4).randn(4, 3, 5, 5, 2).astype("float32")
+    ours, ref = TDBatchNorm(momentum=0.8), keras.layers.BatchNormalization(momentum=0.8, epsilon=1e-5)
+    ours(seq, training=True)
+    ref(seq.reshape(-1, 5, 5, 2), training=True)
+    np.testing.assert_array_equal(_np(ours.moving_mean), _np(ref.moving_mean))
+    np.testing.assert_array_equal(_np(ours.moving_variance), _np(ref.moving_variance))
