@@ -19,6 +19,15 @@ import numpy as np
 import snnzoo  # noqa: F401  (registers every serializable snnzoo class: the point of the test)
 
 
+def forward(model, x):
+    """Outputs as numpy: compiled on JAX (eager JAX dispatches op by op: ~2x slower over the zoo),
+    eager elsewhere (a TF graph trace costs more than it saves here). The saving side (tests/test_saving.py)
+    uses this same function, so both sides run the same path."""
+    if keras.backend.backend() == "jax":
+        return np.asarray(model.predict_on_batch(x))
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
 def _probe_info(model):
     probes = []
     for layer in model._flatten_layers(include_self=False, recursive=True):
@@ -36,7 +45,7 @@ def main(directory):
         name = path.name[: -len(".keras")]
         model = keras.saving.load_model(str(path))
         x = np.load(directory / f"{name}.inputs.npy")
-        y = keras.ops.convert_to_numpy(model(x, training=False))
+        y = forward(model, x)
         loss = getattr(model, "loss", None)
         info = {
             "class": keras.saving.get_registered_name(type(model)),

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import snnzoo
+from tests.saving_probe import forward
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -258,7 +259,7 @@ def _activate(model, seed):
 def _save(model, directory, name, seed):
     _activate(model, seed)
     x = _input_for(model, seed)
-    y = keras.ops.convert_to_numpy(model(x, training=False))
+    y = forward(model, x)
     model.save(str(directory / f"{name}.keras"))
     np.save(directory / f"{name}.inputs.npy", x)
     np.savez(directory / f"{name}.saved.npz", outputs=y,
