@@ -151,7 +151,7 @@ def time_isolated(model, x, form, repeats):
     import torch
 
     from snnzoo.chaos import ChaoticRegularizer
-    from snnzoo.chaos.fused_torch import Precomputed
+    from snnzoo.backend.torch_chaos import Precomputed
 
     device = model.trainable_variables[0].value.device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -168,8 +168,8 @@ def time_isolated(model, x, form, repeats):
         t0 = time.perf_counter()
         heads, grads = [], []
         if chaos:
-            entries = [reg.torch_entry(leaf, split_time=True) for leaf in xs]  # as the probes do
-            total, _ = reg.torch_batch_loss(entries)
+            entries = [reg._fast_entry(leaf, split_time=True) for leaf in xs]  # as the probes do
+            total, _ = reg._fast_batch_loss(entries)
             heads.append(total)
             grads.append(None)
         for k, leaf in enumerate(xs):
@@ -297,10 +297,10 @@ def main(argv=None):
                                                  "chaos": statistics.median(chaos_faults)}
         result["page_faults_per_step_max"] = {"plain": max(plain_faults), "chaos": max(chaos_faults)}
     if keras.backend.backend() == "torch":
-        from snnzoo.chaos import fused_torch
+        from snnzoo.backend import torch_chaos
 
         # the input layouts (shapes, strides) the loss's static CPU kernels were compiled for
-        result["compiled_loss_layouts"] = len(fused_torch._layouts.get(fused_torch._kernel, ()))
+        result["compiled_loss_layouts"] = len(torch_chaos._layouts.get(torch_chaos._kernel, ()))
     if args.isolated_repeats and keras.backend.backend() == "torch":
         iso, shapes = time_isolated(model, x, args.form, args.isolated_repeats)
         result["isolated_chaos_s_per_step"] = iso

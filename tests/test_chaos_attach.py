@@ -266,18 +266,18 @@ def test_neurons_use_the_time_slices_of_the_compiled_loss(monkeypatch, fresh_com
     """Torch, CPU, large inputs: the loss's compiled kernel hands the spiking layers the time
     slices of their input, so that one pass writes the input gradient. Same loss and weight
     gradients as the eager path (which the neurons unstack themselves)."""
-    import snnzoo.backend
-    from snnzoo.chaos import fused_torch
+    import snnzoo.backend.loop
+    from snnzoo.backend import torch_chaos
 
     taken = []
-    take = snnzoo.backend.take_time_slices
-    monkeypatch.setattr(snnzoo.backend, "take_time_slices",
+    take = snnzoo.backend.loop.take_time_slices
+    monkeypatch.setattr(snnzoo.backend.loop, "take_time_slices",
                         lambda inputs, steps: taken.append(take(inputs, steps)) or taken[-1])
     x, y = _data()
     model = _functional()
     results = []
     for threshold in (1, 1 << 40):  # compiled (slices), then eager
-        monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", threshold)
+        monkeypatch.setattr(torch_chaos, "COMPILE_MIN_ELEMENTS", threshold)
         attach_chaos(model, ["lif1", "lif2"], z0=5.0)
         del taken[:]
         results.append(value_and_grads(_loss_with_added(model, x, y), model.trainable_variables))
@@ -287,3 +287,62 @@ def test_neurons_use_the_time_slices_of_the_compiled_loss(monkeypatch, fresh_com
     np.testing.assert_allclose(loss_c, loss_e, rtol=1e-6)
     for a, b in zip(grads_c, grads_e):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+# -- the package layout (issue 16): moved names, deprecated aliases, saved configs ---------------
+def test_chaos_package_exports_and_moved_names_warn():
+    import snnzoo.chaos
+    import snnzoo.chaos.attach
+    from snnzoo.chaos import ChaosProbe, ChaosScale, chaos_scale, chaotic_regularizers
+
+    for name in snnzoo.chaos.__all__:
+        assert getattr(snnzoo.chaos, name) is not None
+    assert ChaosProbe.__module__ == "snnzoo.chaos.probe"
+    assert ChaosScale.__module__ == "snnzoo.chaos.scale"
+    for name, obj in (("ChaosScale", ChaosScale), ("chaos_scale", chaos_scale),
+                      ("chaos_probes", chaos_probes),
+                      ("chaotic_regularizers", chaotic_regularizers)):
+        with pytest.warns(DeprecationWarning, match=f"snnzoo.chaos.attach.{name} moved"):
+            assert getattr(snnzoo.chaos.attach, name) is obj
+    with pytest.raises(AttributeError):
+        snnzoo.chaos.attach.no_such_name  # noqa: B018
+
+
+def test_chaos_probe_config_saved_before_the_split_loads():
+    """A ChaosProbe serialized when it lived in snnzoo.chaos.attach (its registered name,
+    "snnzoo>ChaosProbe", is unchanged) loads as the same layer."""
+    from snnzoo.chaos import ChaosProbe
+
+    probe = ChaosProbe(ChaoticRegularizer(z0=2.5), name="p")
+    config = keras.saving.serialize_keras_object(probe)
+    assert config["registered_name"] == "snnzoo>ChaosProbe"
+    config["module"] = "snnzoo.chaos.attach"  # as written before the split
+    loaded = keras.saving.deserialize_keras_object(config)
+    assert isinstance(loaded, ChaosProbe) and loaded.name == "p"
+    assert float(ops.convert_to_numpy(loaded.regularizer.z)) == 2.5
+
+
+def test_deprecated_torch_methods_of_the_regularizer_warn_and_work():
+    reg = ChaoticRegularizer(z0=1.0)
+    x = ops.convert_to_tensor(np.zeros((2, 4, 3), "float32"))
+    with pytest.warns(DeprecationWarning, match="torch_entry is deprecated"):
+        entry = reg.torch_entry(x)
+    if keras.backend.backend() != "torch":
+        assert entry is None  # no fast path for the chaotic loss
+        return
+    with pytest.warns(DeprecationWarning, match="torch_batch_loss is deprecated"):
+        total, _ = reg.torch_batch_loss([entry])
+    np.testing.assert_allclose(float(total), 3 * np.log(2.0), rtol=1e-6)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="imports torch")
+def test_fused_torch_module_alias_is_the_backend_module():
+    import importlib
+    import sys
+
+    from snnzoo.backend import torch_chaos
+
+    sys.modules.pop("snnzoo.chaos.fused_torch", None)
+    with pytest.warns(DeprecationWarning, match="moved to snnzoo.backend.torch_chaos"):
+        alias = importlib.import_module("snnzoo.chaos.fused_torch")
+    assert alias is torch_chaos

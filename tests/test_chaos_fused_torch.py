@@ -1,4 +1,4 @@
-"""The torch fast path of the chaotic loss (snnzoo/chaos/fused_torch.py) against the generic
+"""The torch fast path of the chaotic loss (snnzoo/backend/torch_chaos.py) against the generic
 keras.ops path and against the paper's formula written directly in torch (autograd)."""
 import keras
 import numpy as np
@@ -28,6 +28,8 @@ def _fused_and_generic(reg, x_np, dtype=torch.float32):
     out = []
     for fused in (True, False):
         x = torch.tensor(x_np, dtype=dtype, requires_grad=True)
+        if fused:  # the fast path is taken, not silently declined
+            assert reg._fast_entry(x.detach()) is not None
         loss = reg(x) if fused else reg.z.value.to(dtype) * reg.unscaled(x)
         loss.backward()
         out.append((loss.detach().double().numpy(), x.grad.double().numpy()))
@@ -160,7 +162,7 @@ def test_one_batch_call_equals_the_single_losses(config):
         singles.append(loss.item())
         single_grads.append(x.grad.numpy())
     xs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    total, per_entry = reg.torch_batch_loss([reg.torch_entry(x) for x in xs])
+    total, per_entry = reg._fast_batch_loss([reg._fast_entry(x) for x in xs])
     assert not per_entry.requires_grad
     total.backward()
     np.testing.assert_allclose(total.item(), sum(singles), rtol=1e-13)
@@ -174,9 +176,9 @@ def test_one_batch_call_equals_the_single_losses(config):
                                     {"form": "code", "clamp": False}],
                          ids=["paper", "mean-temp3-lastaxis", "code-noclamp"])
 def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch, fresh_compiled_layouts):
-    """Large CPU tensors take one compiled kernel (fused_torch.compiled_chaotic_loss): same value,
+    """Large CPU tensors take one compiled kernel (torch_chaos.compiled_chaotic_loss): same value,
     gradient and z-gradient as the eager multi-tensor path, also for ±inf and huge inputs."""
-    from snnzoo.chaos import fused_torch
+    from snnzoo.backend import torch_chaos
 
     reg = ChaoticRegularizer(z0=6.0, **config)
     rng = np.random.default_rng(2)
@@ -185,12 +187,12 @@ def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch, fresh_co
     x_np[1, :, 1, 1, 1] = [-3e4, -1e5]
     results = []
     for threshold in (1, 1 << 40):  # compiled, then eager
-        monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", threshold)
+        monkeypatch.setattr(torch_chaos, "COMPILE_MIN_ELEMENTS", threshold)
         x = torch.tensor(x_np, requires_grad=True)
         z = torch.tensor(6.0, requires_grad=True)
-        entry = reg.torch_entry(x, z)
-        assert isinstance(entry, fused_torch.Precomputed) == (threshold == 1)
-        total, per_entry = reg.torch_batch_loss([entry], z)
+        entry = reg._fast_entry(x, z)
+        assert isinstance(entry, torch_chaos.Precomputed) == (threshold == 1)
+        total, per_entry = reg._fast_batch_loss([entry], z)
         total.backward()
         results.append((total.item(), per_entry.numpy(), x.grad.numpy(), z.grad.item()))
     (lc, pc, gc, zc), (le, pe, ge, ze) = results
@@ -208,18 +210,18 @@ def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backwar
     (equal to x[:, t]); with gradients flowing into them (a spiking layer's share), x's gradient
     is their stack plus the chaotic loss's own, Eq. 4 written out in numpy: z/B · (σ(ū) − I0)/T
     at every t. Slices nobody uses (zero gradient) leave the chaotic gradient alone."""
-    from snnzoo.chaos import fused_torch
+    from snnzoo.backend import torch_chaos
 
-    monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(torch_chaos, "COMPILE_MIN_ELEMENTS", 1)
     if not compiled_backward:  # the backward kernel fails to compile: eager stack + add
-        compile_fn = fused_torch._compiled_fn
+        compile_fn = torch_chaos._compiled_fn
 
         def failing(fn, layout):
-            if fn is fused_torch._stack_plus_kernel:
+            if fn is torch_chaos._stack_plus_kernel:
                 raise RuntimeError("no compiler")
             return compile_fn(fn, layout)
 
-        monkeypatch.setattr(fused_torch, "_compiled_fn", failing)
+        monkeypatch.setattr(torch_chaos, "_compiled_fn", failing)
     reg = ChaoticRegularizer(z0=4.0)
     rng = np.random.default_rng(4)
     b, steps = 4, 3
@@ -230,11 +232,11 @@ def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backwar
     want_loss = 4.0 / b * np.sum(np.logaddexp(0.0, u) - 0.65 * u)
     for used in (True, False):
         x = torch.tensor(x_np, requires_grad=True)
-        entry = reg.torch_entry(x, split_time=True)
-        assert isinstance(entry, fused_torch.Precomputed) and len(entry[1]) == steps
+        entry = reg._fast_entry(x, split_time=True)
+        assert isinstance(entry, torch_chaos.Precomputed) and len(entry[1]) == steps
         for t, piece in enumerate(entry[1]):
             assert torch.equal(piece, x[:, t])
-        total, _ = reg.torch_batch_loss([entry])
+        total, _ = reg._fast_batch_loss([entry])
         if used:
             torch.autograd.backward([total, *entry[1]], [None, *torch.tensor(g_np).unbind(1)])
         else:
@@ -248,15 +250,15 @@ def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backwar
 def test_layouts_beyond_the_static_limit_take_the_eager_path(monkeypatch, fresh_compiled_layouts):
     """Each input layout compiles its own static kernel; once STATIC_LAYOUTS_MAX layouts were
     compiled, a new one takes the eager multi-tensor path (same value), compiled ones stay."""
-    from snnzoo.chaos import fused_torch
+    from snnzoo.backend import torch_chaos
 
-    monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", 1)
-    monkeypatch.setattr(fused_torch, "STATIC_LAYOUTS_MAX", 1)
+    monkeypatch.setattr(torch_chaos, "COMPILE_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(torch_chaos, "STATIC_LAYOUTS_MAX", 1)
     reg = ChaoticRegularizer(z0=3.0)
     rng = np.random.default_rng(5)
     first, second = (torch.tensor(rng.normal(size=shape).astype(np.float32))
                      for shape in ((3, 2, 4, 5), (3, 2, 5, 4)))
-    kinds = [isinstance(reg.torch_entry(x), fused_torch.Precomputed) for x in (first, second, first)]
+    kinds = [isinstance(reg._fast_entry(x), torch_chaos.Precomputed) for x in (first, second, first)]
     assert kinds == [True, False, True]
     for x in (first, second):
         u = x.numpy().astype(np.float64).mean(axis=1)
@@ -265,17 +267,19 @@ def test_layouts_beyond_the_static_limit_take_the_eager_path(monkeypatch, fresh_
 
 
 def test_time_slices_offered_to_a_time_loop_serve_it_once():
-    from snnzoo.backend import clear_time_slices, set_time_slices, take_time_slices, time_loop
+    from snnzoo.backend import offer_time_slices, take_time_slices, time_loop
 
     x = torch.arange(12.0).reshape(2, 3, 2)
     slices = [x[:, t] * 10.0 for t in range(3)]  # stand-ins, to see which ones the loop uses
-    set_time_slices(x, slices)
-    assert take_time_slices(x, steps=2) is None  # wrong length: not used (and withdrawn)
-    set_time_slices(x, slices)
-    _, out = time_loop(lambda s, x_t: (s, x_t), (), x)
-    np.testing.assert_array_equal(out.numpy(), 10.0 * x.numpy())
-    _, out = time_loop(lambda s, x_t: (s, x_t), (), x)  # withdrawn: x's own slices
-    np.testing.assert_array_equal(out.numpy(), x.numpy())
-    set_time_slices(x, slices)
-    clear_time_slices(x)
-    assert take_time_slices(x, steps=3) is None
+    with offer_time_slices(x, slices):
+        assert take_time_slices(x, steps=2) is None  # wrong length: not used (and withdrawn)
+        _, out = time_loop(lambda s, x_t: (s, x_t), (), x)
+        np.testing.assert_array_equal(out.numpy(), x.numpy())
+    with offer_time_slices(x, slices):
+        _, out = time_loop(lambda s, x_t: (s, x_t), (), x)
+        np.testing.assert_array_equal(out.numpy(), 10.0 * x.numpy())
+        _, out = time_loop(lambda s, x_t: (s, x_t), (), x)  # withdrawn: x's own slices
+        np.testing.assert_array_equal(out.numpy(), x.numpy())
+    with offer_time_slices(x, slices):
+        pass
+    assert take_time_slices(x, steps=3) is None  # the scope ended: withdrawn

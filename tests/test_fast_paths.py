@@ -128,9 +128,14 @@ def test_batch_norm_grad_torch_native_equals_generic(dtype, with_gamma):
     g = torch.tensor(rng.randn(6, 5, 4, 8), dtype=x.dtype)
     mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2), unbiased=False)
     gamma = torch.tensor(rng.uniform(0.5, 2, 8), dtype=x.dtype) if with_gamma else None
-    assert backend._torch_bn_backward_ok(g, x, mean, var, gamma)
-    fast = backend._torch_batch_norm_grad(g, x, mean, var, gamma, 1e-5)
-    generic = backend._generic_batch_norm_grad(g, x, mean, var, gamma, 1e-5)
+    from snnzoo.backend import torch as backend_torch
+    from snnzoo.backend.batch_norm import generic_batch_norm_grad
+
+    assert backend_torch._bn_backward_ok(g, x, mean, var, gamma)
+    assert backend.fast_path("batch_norm_grad") is backend_torch.batch_norm_grad
+    fast = backend_torch.batch_norm_grad(g, x, mean, var, gamma, 1e-5)
+    assert fast is not None  # taken, not declined
+    generic = generic_batch_norm_grad(g, x, mean, var, gamma, 1e-5)
     rtol = 1e-12 if dtype == "float64" else 2e-5
     for a, b in zip(fast, generic):
         if b is None:
@@ -164,13 +169,15 @@ def test_timefold_torch_fast_path_is_bit_identical(name, monkeypatch):
     layer = FRAME_LAYERS[name]()
     fold = TimeFold(layer)
     fold.build(shape)
-    assert backend._torch_frame_fast_path_ok(layer, torch.zeros((6,) + shape[2:]))
+    from snnzoo.backend import torch as backend_torch
+
+    assert backend_torch._frames_ok(layer, torch.zeros((6,) + shape[2:]))
     rng = np.random.RandomState(2)
     x_np = rng.randn(*shape).astype("float32")
     results = []
     for fast in (True, False):
         if not fast:
-            monkeypatch.setattr(backend, "_torch_frame_fast_path_ok", lambda *a: False)
+            monkeypatch.setattr(backend_torch, "_frames_ok", lambda *a: False)
         x = torch.tensor(x_np, requires_grad=True)
         for v in layer.trainable_variables:
             v.value.grad = None
@@ -200,9 +207,12 @@ class _MyConv(keras.layers.Conv2D):
 def test_timefold_fast_path_leaves_other_layers_to_keras(make, shape):
     import torch
 
+    from snnzoo.backend import torch as backend_torch
+
     layer = make()
     layer.build(shape)
-    assert not backend._torch_frame_fast_path_ok(layer, torch.zeros(shape))
+    assert not backend_torch._frames_ok(layer, torch.zeros(shape))
+    assert backend_torch.call_on_frames(layer, torch.zeros(shape)) is None  # declined
 
 
 @pytest.mark.parity
@@ -293,3 +303,86 @@ def test_training_call_leaves_no_tensors_in_reference_cycles(make):
         gc.garbage.clear()
         gc.enable()
     assert not cyclic, f"{len(cyclic)} tensors kept alive only by reference cycles"
+
+
+# -- the dispatch to the fast paths ---------------------------------------------------------------
+def test_keras_private_api_is_found():
+    """snnzoo.backend._keras_compat found every private Keras name it guards (a silent fallback
+    would cost speed or float64 exactness, not correctness)."""
+    from snnzoo.backend import _keras_compat
+
+    assert _keras_compat.MISSING == []
+    assert _keras_compat.in_stateless_scope() is False
+    assert _keras_compat.current_call_context() is None  # outside a layer call
+
+
+def test_fast_paths_are_asked_at_call_time_and_may_decline(monkeypatch):
+    """A fast path returning None declines: the generic path runs (and gives its numbers)."""
+    from snnzoo.backend import dispatch
+    from snnzoo.backend.batch_norm import generic_batch_norm_grad
+
+    assert backend.fast_path("no_such_fast_path") is None
+    expected_module = {"torch": "snnzoo.backend.torch", "jax": "snnzoo.backend.jax",
+                       "tensorflow": "snnzoo.backend.tensorflow"}[BACKEND]
+    assert dispatch._backend_module(BACKEND).__name__ == expected_module
+    asked = []
+
+    def declining(*args):
+        asked.append(len(args))
+        return None
+
+    module = dispatch._backend_module(BACKEND)
+    monkeypatch.setattr(module, "batch_norm_grad", declining, raising=False)
+    rng = np.random.RandomState(0)
+    x = keras.ops.convert_to_tensor(rng.randn(4, 3, 5).astype("float32"))
+    g = keras.ops.convert_to_tensor(rng.randn(4, 3, 5).astype("float32"))
+    mean, var = keras.ops.mean(x, axis=(0, 1)), keras.ops.var(x, axis=(0, 1))
+    got = backend.batch_norm_grad(g, x, mean, var, None, 1e-5)
+    want = generic_batch_norm_grad(g, x, mean, var, None, 1e-5)
+    assert asked == [6] and got[1] is None
+    for a, b in ((got[0], want[0]), (got[2], want[2])):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+def test_offered_time_slices_serve_one_loop_inside_their_scope():
+    x = keras.ops.convert_to_tensor(np.arange(12, dtype="float32").reshape(2, 3, 2))
+    slices = [x[:, t] * 1.0 for t in range(3)]
+    assert backend.take_time_slices(x, 3) is None
+    with backend.offer_time_slices(x, slices):
+        assert backend.take_time_slices(keras.ops.copy(x), 3) is None  # another tensor
+        assert backend.take_time_slices(x, 3) == tuple(slices)
+        assert backend.take_time_slices(x, 3) is None  # served once
+    with backend.offer_time_slices(x, slices):
+        assert backend.take_time_slices(x, 2) is None  # another length
+    assert backend.take_time_slices(x, 3) is None  # withdrawn with the scope
+
+
+def test_deprecated_time_slice_functions_warn_and_work():
+    x = keras.ops.convert_to_tensor(np.ones((2, 2, 1), "float32"))
+    slices = [x[:, 0], x[:, 1]]
+    with pytest.warns(DeprecationWarning, match="offer_time_slices"):
+        backend.set_time_slices(x, slices)
+    try:
+        assert backend.take_time_slices(x, 2) == tuple(slices)
+    finally:
+        with pytest.warns(DeprecationWarning, match="offer_time_slices"):
+            backend.clear_time_slices(x)
+    assert backend.take_time_slices(x, 2) is None
+
+
+def test_unroll_max_is_read_at_call_time(monkeypatch):
+    """``snnzoo.backend.UNROLL_MAX`` set on the package applies to later loops (the compiled loop
+    is asked only above it)."""
+    calls = []
+    monkeypatch.setattr(backend, "_compiled_loop", lambda *a: calls.append(a[3]))
+    x = keras.ops.ones((2, 4, 3))
+
+    def step(state, x_t):
+        return state, x_t * 2.0
+
+    monkeypatch.setattr(backend, "UNROLL_MAX", 3)
+    _, y = backend.time_loop(step, (), x)
+    monkeypatch.setattr(backend, "UNROLL_MAX", 4)
+    backend.time_loop(step, (), x)
+    assert calls == [4]  # declined (None): the unrolled loop ran
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(y), np.full((2, 4, 3), 2.0, "float32"))

@@ -7,7 +7,7 @@ weights and the same loss; a model without the chaotic loss must give a differen
 loss is really added under compile).
 
 CUDA: the chaotic loss on a CUDA tensor takes the eager multi-tensor path
-(``fused_torch.compiled_chaotic_loss`` declines non-CPU devices); the last test checks it against
+(``torch_chaos.compiled_chaotic_loss`` declines non-CPU devices); the last test checks it against
 the CPU value where a GPU is present (on the lent device machine: ``KERAS_BACKEND=torch python -m
 pytest tests/test_torch_compile_paths.py``)."""
 import keras
@@ -51,9 +51,17 @@ def _one_step(jit, chaos, z0=0.05):
     return loss, weights
 
 
-def test_compiled_step_equals_eager_step_with_bn_and_chaotic_loss():
+def test_compiled_step_equals_eager_step_with_bn_and_chaotic_loss(monkeypatch):
+    from snnzoo.backend import torch as backend_torch
+
     torch._dynamo.reset()
-    eager_loss, eager_w = _one_step(jit=False, chaos=True)
+    batches = []
+    fused = backend_torch.chaotic_loss_batch
+    with monkeypatch.context() as patch:
+        patch.setattr(backend_torch, "chaotic_loss_batch",
+                      lambda entries, **kw: batches.append(len(entries)) or fused(entries, **kw))
+        eager_loss, eager_w = _one_step(jit=False, chaos=True)
+    assert batches == [1], "the eager step did not take the fused chaotic-loss path"
     compiled_loss, compiled_w = _one_step(jit=True, chaos=True)
     plain_loss, _ = _one_step(jit=False, chaos=False)
     assert abs(eager_loss - plain_loss) > 1e-3, "the chaotic loss added nothing"

@@ -10,7 +10,8 @@ see docs/backends.md).
 import keras
 from keras import ops
 
-from snnzoo.chaos.attach import chaos_probes, chaotic_regularizers, track_activity_regularizers
+from snnzoo.chaos.attach import track_activity_regularizers
+from snnzoo.chaos.probe import chaos_probes, chaotic_regularizers
 
 
 @keras.saving.register_keras_serializable(package="snnzoo")

@@ -44,10 +44,12 @@ for a chosen ratio (``ChaosScale.z_for``). The defaults stay the paper's equatio
 ℓ is exactly linear) and its gradient is given explicitly as σ(x) − I0, so the value stays
 finite and the gradient exact for any input, ±inf included, and any z (a few elementwise ops).
 """
+import warnings
+
 import keras
 from keras import ops
 
-from snnzoo.backend import backend_name, custom_gradient
+from snnzoo.backend import custom_gradient, fast_path
 
 #: Above this |x| the value of ℓ is frozen (its gradient stays exact); see the module docstring.
 LINEAR_FROM = 1.0e4
@@ -210,61 +212,62 @@ class ChaoticRegularizer(keras.regularizers.Regularizer):
         """``z · unscaled(x)``; ``z`` defaults to the variable ``self.z`` (pass a tensor to use the
         loss inside a pure function, e.g. ``jax.jit``/``vmap`` with a traced z).
 
-        On torch the value and gradient come from one fused autograd function
-        (:mod:`snnzoo.chaos.fused_torch`, equal to this generic path, tested)."""
+        Where the backend has a fast path for the chaotic loss (torch: one fused autograd
+        function, :mod:`snnzoo.backend.torch_chaos`, equal to this generic path, tested) the value
+        and gradient come from it."""
         z = self.z if z is None else z
-        entry = self.torch_entry(x, z)
+        entry = self._fast_entry(x, z)
         if entry is not None:
-            return self.torch_batch_loss([entry], z)[0]
+            return self._fast_batch_loss([entry], z)[0]
         loss = self.unscaled(x)
         return ops.cast(z, loss.dtype) * loss
 
-    # -- torch fast paths: the loss of many tensors in one call --------------------------------
-    def torch_entry(self, x, z=None, split_time=False):
-        """Torch backend: what :meth:`torch_batch_loss` needs of tensor ``x`` (its time sum and
-        factors; on CPU, for a large x, its loss already computed by one compiled kernel), or
-        None where the fused paths do not apply (other backends, other dtypes). ``split_time``:
-        a compiled entry also carries x's time slices (``entry[1]``, see
-        :func:`snnzoo.chaos.fused_torch.compiled_chaotic_loss`)."""
-        if backend_name() != "torch":
-            return None
-        from snnzoo.chaos.fused_torch import chaos_entry, compiled_chaotic_loss, fused_ok
+    # -- the backend's fast path: the loss of many tensors in one call -------------------------
+    def _fast_options(self, z):
+        return {"z": self._z_value(z), "i0": self.i0, "clamp": self.clamp,
+                "temperature": self.temperature, "linear_from": LINEAR_FROM}
 
-        if not fused_ok(x):
-            x = _float_tensor(x)
-            if not fused_ok(x):
-                return None
-        time_axis = self._averaged_time_axis(x)
-        if time_axis is not None and time_axis < 0:
-            time_axis += x.dim()
-        done = compiled_chaotic_loss(x, time_axis, self.reduction, self._z_value(z), self.i0,
-                                     self.clamp, self.temperature, LINEAR_FROM, split_time)
-        return done if done is not None else chaos_entry(x, time_axis, self.reduction)
+    def _fast_entry(self, x, z=None, split_time=False):
+        """What :meth:`_fast_batch_loss` needs of tensor ``x``, from the backend's fast path
+        ``chaotic_loss_entry`` (torch: x's time sum and factors; on CPU, for a large x, its loss
+        already computed by one compiled kernel, with x's time slices where ``split_time`` is
+        asked: ``entry.time_slices``), or None where there is no fast path for x (other backends,
+        other dtypes). Entries with equal ``entry.key`` can be batched."""
+        entry_of = fast_path("chaotic_loss_entry")
+        if entry_of is None:
+            return None
+        options = dict(self._fast_options(z), reduction=self.reduction, split_time=split_time)
+        if hasattr(x, "shape"):
+            entry = entry_of(x, time_axis=self._averaged_time_axis(x), **options)
+            if entry is not None:
+                return entry
+        x = _float_tensor(x)  # not a float32/float64 backend tensor: once more as one
+        return entry_of(x, time_axis=self._averaged_time_axis(x), **options)
 
     def _z_value(self, z=None):
         """The backend value of z (default: the variable ``self.z``)."""
         z = self.z if z is None else z
         return z.value if isinstance(z, keras.Variable) else z
 
+    def _fast_batch_loss(self, entries, z=None):
+        """``(Σ_k L_k, [L_k])`` of several :meth:`_fast_entry` results (one ``key``) in one fused
+        call (fast path ``chaotic_loss_batch``): the sum is differentiable, the per-entry values
+        (a tensor) are not."""
+        return fast_path("chaotic_loss_batch")(entries, **self._fast_options(z))
+
+    def torch_entry(self, x, z=None, split_time=False):
+        """Deprecated (backend-specific): the backend's fast path is private now."""
+        warnings.warn("ChaoticRegularizer.torch_entry is deprecated: the chaotic loss's fast path "
+                      "is the backend's (snnzoo.backend); use compute()", DeprecationWarning,
+                      stacklevel=2)
+        return self._fast_entry(x, z, split_time)
+
     def torch_batch_loss(self, entries, z=None):
-        """``(Σ_k L_k, [L_k])`` of several :meth:`torch_entry` results (same dtype and device) in
-        one fused call: the sum is differentiable, the per-entry values (a tensor) are not."""
-        import torch
-
-        from snnzoo.chaos.fused_torch import Precomputed, fused_chaotic_loss_batch
-
-        eager = [e for e in entries if not isinstance(e, Precomputed)]
-        if eager:
-            total, per_eager = fused_chaotic_loss_batch(eager, self._z_value(z), self.i0, self.clamp,
-                                                        self.temperature, LINEAR_FROM)
-            if len(eager) == len(entries):
-                return total, per_eager
-            per_eager = iter(per_eager.unbind())
-        done = [e[0] for e in entries if isinstance(e, Precomputed)]
-        total = sum(done[1:], done[0]) + (total if eager else 0.0)
-        per_entry = torch.stack([e[0].detach() if isinstance(e, Precomputed) else next(per_eager)
-                                 for e in entries])
-        return total, per_entry
+        """Deprecated (backend-specific): the backend's fast path is private now."""
+        warnings.warn("ChaoticRegularizer.torch_batch_loss is deprecated: the chaotic loss's fast "
+                      "path is the backend's (snnzoo.backend); use compute()", DeprecationWarning,
+                      stacklevel=2)
+        return self._fast_batch_loss(entries, z)
 
     def __call__(self, x):
         return self.compute(x)
