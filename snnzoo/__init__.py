@@ -26,7 +26,7 @@ _SERIALIZABLE_MODULES = (
     "snnzoo.layers.warmup_switch",         # WarmupSwitch
     "snnzoo.layers.sew_connect",           # SEWConnect
     "snnzoo.bpsta",                        # ANNWarmup
-    "snnzoo.layers.feedback_equilibrium",  # FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
+    "snnzoo.ide",                          # FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
     "snnzoo.surrogates",                   # ATan, Sigmoid, ... (also resolved by name)
     "snnzoo.chaos",                        # ChaoticRegularizer, ChaosProbe, ChaosAnnealing
     "snnzoo.losses",                       # TETLoss, RateMSE
@@ -48,7 +48,7 @@ def __getattr__(name):
     # Heavier sub-packages load on first use.
     import importlib
 
-    if name in ("bpsta", "chaos", "losses", "data", "models", "zoo", "convert"):
+    if name in ("bpsta", "chaos", "ide", "losses", "data", "models", "zoo", "convert"):
         return importlib.import_module(f"snnzoo.{name}")
     if name in ("list_models", "model_info", "load"):
         return getattr(importlib.import_module("snnzoo.zoo"), name)

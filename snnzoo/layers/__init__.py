@@ -5,7 +5,7 @@ normalisation over time (:mod:`~snnzoo.layers.normalization`), the SEW residual 
 (:mod:`~snnzoo.layers.sew_connect`), BP-STA's layers (:mod:`~snnzoo.layers.ndropout`,
 :mod:`~snnzoo.layers.voting`, :mod:`~snnzoo.layers.warmup_switch`; the method's callback is in
 :mod:`snnzoo.bpsta`) and IDE's equilibrium layers (:class:`FeedbackEquilibrium`,
-:class:`RateBatchNorm`; the method lives in ``snnzoo.ide``).
+:class:`RateBatchNorm`; the method lives in :mod:`snnzoo.ide`).
 """
 from snnzoo.layers.find import find_layers
 from snnzoo.layers.ndropout import NDropout
@@ -16,8 +16,8 @@ from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
 from snnzoo.layers.voting import VotingLayer
 from snnzoo.layers.warmup_switch import WarmupSwitch
 
-# IDE's layers, last: their module builds on the layers above
-from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium, RateBatchNorm  # noqa: E402
+# IDE's layers (the method is snnzoo.ide), last: they build on the layers above
+from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm  # noqa: E402
 
 __all__ = ["IF", "LIF", "PLIF", "BaseNeuron", "tau_from_decay", "TEBN", "TDBatchNorm", "find_layers",
            "MeanOverTime", "RepeatTime", "TimeFold", "NDropout", "VotingLayer", "WarmupSwitch",

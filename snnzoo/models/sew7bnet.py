@@ -22,10 +22,7 @@ from snnzoo.layers.time import MeanOverTime, TimeFold
 from snnzoo.models._checks import check_time_steps
 from snnzoo.models.sew_blocks import batch_norm, conv, plif_neuron
 
-__all__ = ["TORCH_CONVERTER", "sew7bnet", "sew_dvs_net", "sew_wide7bnet"]
-
-#: Converter for the authors' PyTorch checkpoints of this family (used by ``snnzoo.load(path)``).
-TORCH_CONVERTER = "snnzoo.convert.sew:convert_7bnet"
+__all__ = ["sew7bnet", "sew_dvs_net", "sew_wide7bnet"]
 
 
 def _unit(x, filters, kernel_size, conv_name, bn_name, sn_name):

@@ -11,13 +11,13 @@ Forward (T time steps, direct encoding)::
         BasicBlock:  out = SN(BN(conv3x3(SN(BN(conv3x3/s(x))))))
         Bottleneck:  out = SN(BN(conv1x1(SN(BN(conv3x3/s(SN(BN(conv1x1(x)))))))))
         identity = SN(BN(conv1x1/s(x))) if the shape changes else x
-        y = g(out, identity), g ∈ {ADD, AND, IAND}          (see sew_blocks)
+        y = g(out, identity), g ∈ {ADD, AND, IAND}          (see snnzoo.layers.SEWConnect)
     logits = fc(mean_T(global_avg_pool(x)))
 
 Strided convolutions use PyTorch's symmetric padding (explicit zero padding, then "valid"), so
 checkpoints of the original code reproduce exactly. Layer names mirror the original module paths
 (``layer2_0_conv1``, ``layer2_0_downsample_bn``, ``fc``) for the converter in
-:mod:`snnzoo.convert.sew`. The parameter count equals torchvision's ANN ResNet (neurons have none).
+:mod:`snnzoo.convert.sew_resnet`. The parameter count equals torchvision's ANN ResNet (neurons have none).
 """
 import keras
 
@@ -28,16 +28,13 @@ from snnzoo.models._stem import normalize_input
 from snnzoo.models._torch_init import kaiming_normal_fan_out
 from snnzoo.models.sew_blocks import batch_norm, conv, if_neuron, pad
 
-__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD", "TORCH_CONVERTER",
-           "sew_resnet", "sew_resnet18", "sew_resnet18_cifar", "sew_resnet34", "sew_resnet50"]
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD", "sew_resnet",
+           "sew_resnet18", "sew_resnet18_cifar", "sew_resnet34", "sew_resnet50"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-
-#: Converter for the authors' PyTorch checkpoints of this family (used by ``snnzoo.load(path)``).
-TORCH_CONVERTER = "snnzoo.convert.sew:convert_sew_resnet"
 
 _DEPTHS = {
     18: ("basic", (2, 2, 2, 2)),
