@@ -206,7 +206,7 @@ def test_compiled_cpu_kernel_equals_the_eager_path(config, monkeypatch, fresh_co
 @pytest.mark.parametrize("compiled_backward", [True, False], ids=["compiled", "eager-fallback"])
 def test_split_entry_returns_time_slices_and_one_input_gradient(compiled_backward, monkeypatch,
                                                                fresh_compiled_layouts):
-    """``torch_entry(x, split_time=True)`` on the compiled CPU path also returns x's time slices
+    """``_fast_entry(x, split_time=True)`` on the compiled CPU path also returns x's time slices
     (equal to x[:, t]); with gradients flowing into them (a spiking layer's share), x's gradient
     is their stack plus the chaotic loss's own, Eq. 4 written out in numpy: z/B · (σ(ū) − I0)/T
     at every t. Slices nobody uses (zero gradient) leave the chaotic gradient alone."""
