@@ -30,9 +30,7 @@ from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
 from snnzoo.ide.decay import resolve_decay
 from snnzoo.layers.time import TimeFold
 from snnzoo.models._checks import check_time_steps
-
-#: converter for the authors' PyTorch checkpoints of every builder here (used by snnzoo.load)
-TORCH_CONVERTER = "snnzoo.convert.ide_fsnn:convert"
+from snnzoo.models._stem import normalize_input
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -51,12 +49,6 @@ def _classifier(num_classes, fan_in, name="classifier"):
         num_classes, name=name,
         kernel_initializer=keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
         bias_initializer=keras.initializers.RandomUniform(-bound, bound))
-
-
-def _normalize(x, mean, std, name="normalize"):
-    if isinstance(mean, (int, float)):
-        return keras.layers.Rescaling(1.0 / std, offset=-mean / std, name=name)(x)
-    return keras.layers.Normalization(mean=list(mean), variance=[s * s for s in std], name=name)(x)
 
 
 def _check_common(time_steps, num_classes, dropout, decay, deprecated, name):
@@ -88,7 +80,7 @@ def fsnn_fc(num_classes=10, hidden=400, time_steps=5, decay=0.95, v_threshold=2.
     """F400 (Fashion-MNIST in the paper; T = 5, LIF decay k = 0.95): 478,811 trainable parameters."""
     decay = _check_common(time_steps, num_classes, dropout, decay, deprecated, name)
     inputs = keras.Input(tuple(input_shape), name="image")
-    x = _normalize(inputs, mean, std)
+    x = normalize_input(inputs, mean, std)
     x = keras.layers.Flatten(name="flatten_input")(x)
     x = keras.layers.Dense(hidden, kernel_initializer=UnitNormUniform(-1, seed), name="network_x_fc")(x)
     x = _bn("network_x_bn")(x)
@@ -106,7 +98,7 @@ def fsnn_conv(num_classes=10, filters=64, kernel_size=5, time_steps=30, decay=0.
     decay = _check_common(time_steps, num_classes, dropout, decay, deprecated, name)
     pad = (kernel_size - 1) // 2
     inputs = keras.Input(tuple(input_shape), name="image")
-    x = _normalize(inputs, mean, std)
+    x = normalize_input(inputs, mean, std)
     x = keras.layers.ZeroPadding2D(pad, name="network_x_pad")(x)
     x = keras.layers.Conv2D(filters, kernel_size, strides=2, padding="valid",
                             kernel_initializer=UnitNormUniform(-1, seed), name="network_x_conv")(x)
@@ -153,7 +145,7 @@ def _multilayer(channels, num_classes, time_steps, decay, v_threshold, dropout, 
                 solver_iterations, input_shape, seed, name):
     c0, chain_channels = channels[0], channels[1:]
     inputs = keras.Input(tuple(input_shape), name="image")
-    x = _normalize(inputs, CIFAR10_MEAN, CIFAR10_STD)
+    x = normalize_input(inputs, CIFAR10_MEAN, CIFAR10_STD)
     x = keras.layers.ZeroPadding2D(1, name="network_x_pad")(x)
     x = keras.layers.Conv2D(c0, 3, strides=2, padding="valid",
                             kernel_initializer=UnitNormUniform(-1, seed), name="network_x_conv")(x)
