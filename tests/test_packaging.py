@@ -57,9 +57,10 @@ def test_installed_wheel_finds_its_zoo_and_training_from_any_folder(wheel, tmp_p
                         str(site), str(wheel)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     code = ("import json, snnzoo, snnzoo.zoo.registry as reg, snnzoo.training.recipes as rec\n"
+            "import snnzoo.training.train as train\n"
             "print(json.dumps({'file': snnzoo.__file__, 'models': sorted(snnzoo.list_models()),\n"
-            "  'dirs': [str(d) for d in reg.zoo_dirs()],\n"
-            "  'runner': rec.get('fsnn_fmnist_ide').runner}))")
+            "  'dirs': [str(d) for d in reg.zoo_dirs()], 'train': train.__file__,\n"
+            "  'builder': rec.get('fsnn_fmnist_ide').builder}))")
     env = {k: v for k, v in os.environ.items() if k not in ("SNNZOO_ZOO_DIR", "PYTHONPATH")}
     env.update(PYTHONPATH=str(site), KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "torch"),
                TF_CPP_MIN_LOG_LEVEL="3")
@@ -70,7 +71,9 @@ def test_installed_wheel_finds_its_zoo_and_training_from_any_folder(wheel, tmp_p
     assert Path(got["file"]).is_relative_to(site)  # the installed copy, not the checkout
     assert got["dirs"] == [str(site / "snnzoo" / "zoo_weights")]
     assert got["models"] == sorted(p.stem for p in (ROOT / "zoo_weights").glob("*.json"))
-    assert got["runner"] == "snnzoo.training.ide_fsnn:train"  # importable without training/
+    # every recipe (the IDE ones included) trains through the installed snnzoo.training.train
+    assert Path(got["train"]).is_relative_to(site)  # importable without training/
+    assert got["builder"] == "snnzoo.models.fsnn:fsnn_fc"
 
 
 def test_metadata_declares_floors_not_pins(wheel):
