@@ -386,3 +386,16 @@ def test_unroll_max_is_read_at_call_time(monkeypatch):
     backend.time_loop(step, (), x)
     assert calls == [4]  # declined (None): the unrolled loop ran
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(y), np.full((2, 4, 3), 2.0, "float32"))
+
+
+def test_the_fast_path_module_is_imported_with_snnzoo():
+    """Imported with snnzoo, not at its first lookup, which could happen inside a function
+    torch.compile traces (an import there breaks the graph)."""
+    import os
+    import subprocess
+    import sys
+
+    code = f"import snnzoo, sys; print('snnzoo.backend.{BACKEND}' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "KERAS_BACKEND": BACKEND})
+    assert out.stdout.strip().splitlines()[-1] == "True"

@@ -81,3 +81,14 @@ def test_chaotic_loss_cuda_eager_path_equals_cpu():
     cpu = float(reg(torch.tensor(x)))
     cuda = float(reg(torch.tensor(x, device="cuda")))
     np.testing.assert_allclose(cuda, cpu, rtol=1e-5)
+
+
+def test_time_loop_and_fast_path_dispatch_trace_without_graph_breaks():
+    """The call-time dispatch to the fast paths (and the time-slice check) is traceable: a
+    neuron's training call compiles into one graph."""
+    lif = LIF(tau=2.0, surrogate="atan")
+    lif.build((2, 3, 4))
+    x = torch.randn(2, 3, 4)
+    explained = torch._dynamo.explain(lambda v: lif(v, training=True))(x)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    torch._dynamo.reset()

@@ -22,7 +22,7 @@ generic path in tests/test_fast_paths.py and tests/test_chaos_fused_torch.py):
 Keras' private API is used only in :mod:`._keras_compat` (version-guarded).
 """
 from snnzoo.backend.batch_norm import batch_norm_grad
-from snnzoo.backend.dispatch import backend_name, fast_path, run_fast_path
+from snnzoo.backend.dispatch import backend_name, fast_path, preload, run_fast_path
 from snnzoo.backend.dtypes import keep_float64_on_torch
 from snnzoo.backend.frames import call_on_frames
 from snnzoo.backend.gradient import custom_gradient
@@ -35,3 +35,4 @@ __all__ = ["UNROLL_MAX", "backend_name", "batch_norm_grad", "call_on_frames", "c
            "take_time_slices", "time_loop"]
 
 keep_float64_on_torch()
+preload()

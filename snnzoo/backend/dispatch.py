@@ -39,6 +39,13 @@ def fast_path(name):
     return None if module is None else getattr(module, name, None)
 
 
+def preload():
+    """Import the fast-path module of Keras' current backend now (its library is imported by
+    Keras already), so that the first lookup does not import inside a traced function
+    (``torch.compile`` cannot trace an import: it would break the graph there)."""
+    _backend_module(keras.backend.backend())
+
+
 def run_fast_path(name, *args, **kwargs):
     """``fast_path(name)(*args, **kwargs)``; None where there is none or it declines."""
     fast = fast_path(name)
