@@ -21,9 +21,6 @@ import time
 
 from snnzoo.inference import input_geometry, mean_logits
 
-# former private name, still imported by snnzoo.training.train
-_as_logits = mean_logits
-
 __all__ = ["add_eval_arguments", "evaluate", "main_eval", "one_line_error", "run_eval"]
 
 #: exit code after Ctrl-C (128 + SIGINT), as shells report it

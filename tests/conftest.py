@@ -49,9 +49,9 @@ def pytest_collection_modifyitems(config, items):
 def fresh_compiled_layouts():
     """Torch: the chaotic loss's compiled CPU kernels start with no layout compiled, so a test
     that needs the compiled path is not sent to the eager one by the layouts earlier tests
-    compiled (snnzoo.chaos.fused_torch.STATIC_LAYOUTS_MAX)."""
-    from snnzoo.chaos import fused_torch
+    compiled (snnzoo.backend.torch_chaos.STATIC_LAYOUTS_MAX)."""
+    from snnzoo.backend import torch_chaos
 
-    fused_torch.forget_compiled_layouts()
+    torch_chaos.forget_compiled_layouts()
     yield
-    fused_torch.forget_compiled_layouts()
+    torch_chaos.forget_compiled_layouts()

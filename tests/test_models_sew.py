@@ -9,7 +9,8 @@ import pytest
 
 import keras
 
-from snnzoo.convert.sew import convert_7bnet, convert_sew_resnet
+from snnzoo.convert.sew7bnet import convert as convert_7bnet
+from snnzoo.convert.sew_resnet import convert as convert_sew_resnet
 from snnzoo.convert.torch_checkpoint import ConversionError
 from snnzoo.layers import SEWConnect
 from snnzoo.models.sew7bnet import sew7bnet, sew_wide7bnet

@@ -11,6 +11,7 @@ of ~40 s, covered by tests/test_chaos_fused_torch.py) is switched off, so the ea
 import re
 import shlex
 import shutil
+import warnings
 from pathlib import Path
 
 import keras
@@ -39,9 +40,9 @@ def test_readme_python_blocks_run_in_order(shared_data, monkeypatch, capsys):
     from snnzoo.zoo import weights as zoo_weights
 
     if keras.backend.backend() == "torch":
-        from snnzoo.chaos import fused_torch
+        from snnzoo.backend import torch_chaos
 
-        monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", float("inf"))
+        monkeypatch.setattr(torch_chaos, "COMPILE_MIN_ELEMENTS", float("inf"))
     spec = snnzoo.model_info("sew7bnet_csbp_dvsgesture")["weights"]
     cache = zoo_weights.checkpoint_cache_path("sew7bnet_csbp_dvsgesture", spec)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +70,9 @@ def test_readme_scale_claim_for_the_quick_start_model(monkeypatch):
     from snnzoo.chaos import attach_chaos, chaos_scale
 
     if keras.backend.backend() == "torch":
-        from snnzoo.chaos import fused_torch
+        from snnzoo.backend import torch_chaos
 
-        monkeypatch.setattr(fused_torch, "COMPILE_MIN_ELEMENTS", float("inf"))
+        monkeypatch.setattr(torch_chaos, "COMPILE_MIN_ELEMENTS", float("inf"))
     namespace = {}
     keras.utils.set_random_seed(0)
     exec(compile(_blocks("python")[0], "README.md python block 1", "exec"), namespace)
@@ -107,23 +108,28 @@ def test_readme_cli_list_and_info_lines_run(argv, capsys):
 
 
 def _docstring_examples():
-    """(qualified name, code) of every ```python block in the public layers' and the chaos
-    classes' docstrings (their Keras-style "Example:" sections)."""
+    """(qualified name, code) of every ```python block in the docstrings of the classes of the
+    layer and method packages (their Keras-style "Example:" sections), found by walking the
+    packages, so that a class moved to another module is still found."""
     import importlib
     import inspect
+    import pkgutil
 
-    modules = ["snnzoo.layers.neurons", "snnzoo.layers.time", "snnzoo.layers.normalization",
-               "snnzoo.layers.voting", "snnzoo.layers.ndropout",
-               "snnzoo.layers.feedback_equilibrium", "snnzoo.chaos.regularizer",
-               "snnzoo.chaos.attach", "snnzoo.chaos.annealing"]
     out = []
-    for name in modules:
-        module = importlib.import_module(name)
-        for attr, obj in vars(module).items():
-            if inspect.isclass(obj) and obj.__module__ == name and obj.__doc__:
-                doc = inspect.cleandoc(obj.__doc__)
-                for i, block in enumerate(re.findall(r"^```python\n(.*?)^```", doc, re.S | re.M)):
-                    out.append((f"{name}.{attr}[{i}]", block))
+    for package in ("snnzoo.layers", "snnzoo.chaos", "snnzoo.ide", "snnzoo.bpsta"):
+        pkg = importlib.import_module(package)
+        names = [package] + [m.name for m in pkgutil.walk_packages(pkg.__path__, package + ".")]
+        for name in names:
+            with warnings.catch_warnings():  # deprecated alias modules define no class of their own
+                warnings.simplefilter("ignore", DeprecationWarning)
+                module = importlib.import_module(name)
+            for attr, obj in vars(module).items():
+                if inspect.isclass(obj) and obj.__module__ == name and obj.__doc__:
+                    doc = inspect.cleandoc(obj.__doc__)
+                    for i, block in enumerate(re.findall(r"^```python\n(.*?)^```", doc, re.S | re.M)):
+                        out.append((f"{name}.{attr}[{i}]", block))
+    names = {n.rsplit(".", 1)[-1].split("[")[0] for n, _ in out}
+    assert {"LIF", "IF", "FeedbackEquilibrium", "ChaoticRegularizer"} <= names, sorted(names)
     return out
 
 
@@ -135,9 +141,7 @@ def test_docstring_examples_run(name, code):
 
 def test_every_public_layer_docstring_has_the_keras_sections():
     from snnzoo.layers import IF, LIF, PLIF, TEBN, BaseNeuron, MeanOverTime, RepeatTime, TDBatchNorm, TimeFold
-    from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium
-    from snnzoo.layers.ndropout import NDropout
-    from snnzoo.layers.voting import VotingLayer
+    from snnzoo.layers import FeedbackEquilibrium, NDropout, VotingLayer
 
     for cls in (BaseNeuron, IF, LIF, PLIF, TimeFold, RepeatTime, MeanOverTime, TDBatchNorm, TEBN,
                 VotingLayer, NDropout, FeedbackEquilibrium):

@@ -116,12 +116,10 @@ def _examples():
     from snnzoo import surrogates as s
     from snnzoo.chaos import ChaosAnnealing, ChaosProbe, ChaoticRegularizer
     from snnzoo.layers import IF, LIF, PLIF, TEBN, MeanOverTime, RepeatTime, TDBatchNorm, TimeFold
-    from snnzoo.layers.ann_warmup import ANNWarmup, WarmupSwitch
-    from snnzoo.layers.feedback_equilibrium import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
-    from snnzoo.layers.ndropout import NDropout
-    from snnzoo.layers.voting import VotingLayer
+    from snnzoo.bpsta import ANNWarmup
+    from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
+    from snnzoo.layers import NDropout, SEWConnect, VotingLayer, WarmupSwitch
     from snnzoo.losses import RateMSE, TETLoss
-    from snnzoo.models.sew_blocks import SEWConnect
 
     reg = ChaoticRegularizer(z0=3.0, i0=0.6, form="code", temperature=2.0, clamp=(-5.0, 5.0),
                              reduction="sum", time_axis=2, name="reg")
@@ -143,10 +141,11 @@ def _examples():
         ANNWarmup(epochs=3),
         FeedbackEquilibrium(
             feedback={"kind": "dense", "filters": 8}, chain=[{"kind": "dense", "filters": 8}],
-            time_steps=7, v_threshold=1.5, leak=0.9, solver="fixed_point", solver_iterations=11,
+            time_steps=7, v_threshold=1.5, decay=0.9, solver="fixed_point", solver_iterations=11,
             damping=0.3, dropout=0.1, spectral_norm=False, norm_range=2.0, input_mode="sequence",
-            jacobian_at="map", forward_mode="analog", analog_iterations=13, seed=5, name="fe"),
-        RateBatchNorm(time_steps=4, leak=0.9, momentum=0.8, epsilon=1e-4, name="rbn"),
+            jacobian_at="map", forward_mode="analog", analog_iterations=13, seed=5, bn_momentum=0.8,
+            bn_epsilon=1e-4, name="fe"),
+        RateBatchNorm(time_steps=4, decay=0.9, momentum=0.8, epsilon=1e-4, batch_epsilon=1e-6, name="rbn"),
         UnitNormUniform(axis=-2, seed=3),
         s.ATan(alpha=3.0), s.Sigmoid(alpha=5.0), s.Triangle(gamma=0.5), s.Rectangle(alpha=0.5),
         s.PiecewiseQuadratic(alpha=2.0), s.SuperSpike(alpha=3.0), s.FastSigmoid(slope=7.0),

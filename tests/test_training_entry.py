@@ -125,6 +125,7 @@ def test_train_smoke_resume_and_publish(shared_data, tmp_path, monkeypatch, caps
     assert publish_main([str(out), "tiny_fmnist", "--zoo-dir", str(zoo)]) == 1
     assert publish_main([str(out), "tiny_fmnist", "--zoo-dir", str(zoo), "--allow-limited"]) == 0
     manifest = json.loads((zoo / "tiny_fmnist.json").read_text())
+    assert "converter" not in manifest["architecture"]  # no zoo entry of that architecture
     weights = (zoo / "tiny_fmnist.weights.h5").read_bytes()
     assert manifest["weights"] == {"file": "tiny_fmnist.weights.h5",
                                    "sha256": hashlib.sha256(weights).hexdigest()}
@@ -295,6 +296,13 @@ def test_ide_recipe_trains_through_the_one_loop(shared_data, tmp_path):
     model = recipe.build()
     assert model.get_layer("equilibrium").time_steps == 5
     model.load_weights(str(out / "final.weights.h5"))
+
+    # published, the entry keeps the zoo entry's PyTorch converter (same builder), so that an
+    # original checkpoint of the architecture still converts; tiny_fmnist has none to keep
+    zoo = tmp_path / "zoo"
+    assert publish_main([str(out), "fsnn_fmnist_mine", "--zoo-dir", str(zoo), "--allow-limited"]) == 0
+    arch = json.loads((zoo / "fsnn_fmnist_mine.json").read_text())["architecture"]
+    assert arch["builder"] == recipe.builder and arch["converter"] == "ide_fsnn"
 
 
 def test_ide_fsnn_shim_forwards_to_snnzoo_train(monkeypatch, tmp_path, capsys):

@@ -49,6 +49,22 @@ def default_zoo_dir() -> Path:
                      f"${registry.ENV_ZOO_DIR}=DIR so that snnzoo.load finds the entry)")
 
 
+def _architecture(rc, config):
+    """The manifest's architecture: the recipe's builder and config, plus the PyTorch converter of
+    the zoo entry the recipe is named after when that entry has the same builder (so that
+    ``snnzoo.load(name, weights="x.pth")`` converts an original checkpoint of the architecture)."""
+    from snnzoo.zoo import registry
+
+    arch = {"builder": rc["builder"], "config": config}
+    try:
+        origin = registry.get(rc["name"])["architecture"]
+    except (KeyError, ValueError):
+        return arch
+    if origin.get("builder") == rc["builder"] and origin.get("converter"):
+        arch["converter"] = origin["converter"]
+    return arch
+
+
 def _new_manifest(name, results):
     from snnzoo.data.pipelines import DATASETS
 
@@ -69,7 +85,7 @@ def _new_manifest(name, results):
     return {
         "name": name,
         "description": rc["description"] + " (trained with snnzoo)",
-        "architecture": {"builder": rc["builder"], "config": config},
+        "architecture": _architecture(rc, config),
         "input": inp,
         "time_steps": int(rc["time_steps"]),
         "num_classes": int(rc["config"].get("num_classes", info.num_classes)),

@@ -103,7 +103,7 @@ def _make_test_callback(eval_model, test_seq):
     keras = _keras()
     import numpy as np
 
-    from snnzoo.evaluate import _as_logits
+    from snnzoo.inference import mean_logits
 
     class TestEvaluation(keras.callbacks.Callback):
         """After every epoch: copy the weights into the clean model and score the test split
@@ -115,7 +115,7 @@ def _make_test_callback(eval_model, test_seq):
             correct = total = 0
             for i in range(len(test_seq)):
                 x, y = test_seq[i]
-                pred = _as_logits(eval_model(x, training=False)).argmax(-1)
+                pred = mean_logits(eval_model(x, training=False)).argmax(-1)
                 correct += int(np.sum(pred == np.asarray(y).reshape(-1)))
                 total += int(np.asarray(y).size)
             if logs is not None:
