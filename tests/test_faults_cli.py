@@ -118,7 +118,10 @@ def test_ctrl_c_during_eval_predict_convert_exits_130_with_one_line(tmp_path, sh
 def test_real_sigint_to_a_running_eval(tmp_path):
     """A real SIGINT to a real ``snnzoo`` process: exit 130, one stderr line, no traceback."""
     script = (
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        # a terminal's Ctrl-C: where the test runs in a background job, SIGINT arrives ignored
+        # (SIG_IGN is inherited and Python then installs no KeyboardInterrupt handler)
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import snnzoo.data.pipelines as p\n"
         "from snnzoo.cli import main\n"
         "def slow(*a, **k):\n"
