@@ -4,7 +4,13 @@ resolves an old name to its new home and emits one ``DeprecationWarning`` per ac
 import importlib
 import warnings
 
-__all__ = ["moved_names", "renamed_keyword"]
+__all__ = ["moved_names", "renamed_keyword", "warn_deprecated"]
+
+
+def warn_deprecated(old, new, stacklevel=3):
+    """One ``DeprecationWarning`` "``old`` is deprecated; use ``new``" (``stacklevel`` 3: the
+    caller of the deprecated function that calls this)."""
+    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=stacklevel)
 
 
 def moved_names(old_module, moves):
@@ -16,8 +22,7 @@ def moved_names(old_module, moves):
             raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
         target = moves[name]
         module, _, attr = target.partition(":")
-        warnings.warn(f"{old_module}.{name} is deprecated; use {module}.{attr}",
-                      DeprecationWarning, stacklevel=2)
+        warn_deprecated(f"{old_module}.{name}", f"{module}.{attr}")
         return getattr(importlib.import_module(module), attr)
 
     return __getattr__

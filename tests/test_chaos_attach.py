@@ -302,7 +302,8 @@ def test_chaos_package_exports_and_moved_names_warn():
     for name, obj in (("ChaosScale", ChaosScale), ("chaos_scale", chaos_scale),
                       ("chaos_probes", chaos_probes),
                       ("chaotic_regularizers", chaotic_regularizers)):
-        with pytest.warns(DeprecationWarning, match=f"snnzoo.chaos.attach.{name} moved"):
+        with pytest.warns(DeprecationWarning,
+                          match=rf"snnzoo.chaos.attach.{name} is deprecated; use snnzoo.chaos.(probe|scale).{name}$"):
             assert getattr(snnzoo.chaos.attach, name) is obj
     with pytest.raises(AttributeError):
         snnzoo.chaos.attach.no_such_name  # noqa: B018

@@ -14,10 +14,9 @@ the updates made by :class:`snnzoo.chaos.ChaosAnnealing`). The probe is stored u
 ``__``-prefixed attribute, which Keras' weight saving skips: weights saved while chaos is
 attached load into the plain model. ``detach_chaos(model)`` restores plain BP exactly.
 """
-import warnings
-
 import keras
 
+from snnzoo._deprecation import moved_names
 from snnzoo.backend import offer_time_slices
 from snnzoo.backend._keras_compat import current_call_context
 from snnzoo.chaos.probe import ChaosProbe
@@ -242,15 +241,9 @@ def track_activity_regularizers(model):
 
 
 # -- deprecated: names that moved out of this module --------------------------------------------
-_MOVED = {"chaos_probes": "snnzoo.chaos.probe", "chaotic_regularizers": "snnzoo.chaos.probe",
-          "ChaosScale": "snnzoo.chaos.scale", "chaos_scale": "snnzoo.chaos.scale"}
-
-
-def __getattr__(name):
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    warnings.warn(f"snnzoo.chaos.attach.{name} moved to {_MOVED[name]} (import it from "
-                  "snnzoo.chaos)", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module(_MOVED[name]), name)
+__getattr__ = moved_names(__name__, {
+    "chaos_probes": "snnzoo.chaos.probe:chaos_probes",
+    "chaotic_regularizers": "snnzoo.chaos.probe:chaotic_regularizers",
+    "ChaosScale": "snnzoo.chaos.scale:ChaosScale",
+    "chaos_scale": "snnzoo.chaos.scale:chaos_scale",
+})

@@ -1,22 +1,17 @@
 """Deprecated module: the SEW converters are :mod:`snnzoo.convert.sew_resnet` and
 :mod:`snnzoo.convert.sew7bnet` (each exposes ``convert(state_dict, model)``; registry names
 ``"sew_resnet"`` and ``"sew7bnet"``, see :mod:`snnzoo.convert.registry`)."""
-import warnings
-
+from snnzoo._deprecation import warn_deprecated
 from snnzoo.convert import sew7bnet, sew_resnet
-
-
-def _deprecated(old, new):
-    warnings.warn(f"snnzoo.convert.sew.{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
 
 
 def convert_sew_resnet(state_dict, model):
     """Deprecated alias of :func:`snnzoo.convert.sew_resnet.convert`."""
-    _deprecated("convert_sew_resnet", "snnzoo.convert.sew_resnet.convert")
+    warn_deprecated("snnzoo.convert.sew.convert_sew_resnet", "snnzoo.convert.sew_resnet.convert")
     return sew_resnet.convert(state_dict, model)
 
 
 def convert_7bnet(state_dict, model):
     """Deprecated alias of :func:`snnzoo.convert.sew7bnet.convert`."""
-    _deprecated("convert_7bnet", "snnzoo.convert.sew7bnet.convert")
+    warn_deprecated("snnzoo.convert.sew.convert_7bnet", "snnzoo.convert.sew7bnet.convert")
     return sew7bnet.convert(state_dict, model)

@@ -21,9 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-import warnings
 from pathlib import Path
 
+from snnzoo._deprecation import warn_deprecated
 from snnzoo.config import home_dir
 
 CHUNK = 1 << 20
@@ -82,31 +82,27 @@ def verify_weights(path, spec, delete=True, what="file", reject=False):
     return path
 
 
-def _deprecated(old, new):
-    warnings.warn(f"snnzoo.zoo.weights.{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
-
-
 def verify_file(path, spec, delete=True, what="file", reject=False):
     """Deprecated alias of :func:`verify_weights`."""
-    _deprecated("verify_file", "snnzoo.zoo.weights.verify_weights")
+    warn_deprecated("snnzoo.zoo.weights.verify_file", "snnzoo.zoo.weights.verify_weights")
     return verify_weights(path, spec, delete=delete, what=what, reject=reject)
 
 
 def file_hash(path, kind):
     """Deprecated: :func:`snnzoo.data.checksums.file_hash` (``path, kind``)."""
-    _deprecated("file_hash", "snnzoo.data.checksums.file_hash")
+    warn_deprecated("snnzoo.zoo.weights.file_hash", "snnzoo.data.checksums.file_hash")
     return _hashing().file_hash(path, kind)
 
 
 def sha256_file(path):
     """Deprecated: ``snnzoo.data.checksums.file_hash(path, "sha256")``."""
-    _deprecated("sha256_file", 'snnzoo.data.checksums.file_hash(path, "sha256")')
+    warn_deprecated("snnzoo.zoo.weights.sha256_file", 'snnzoo.data.checksums.file_hash(path, "sha256")')
     return _hashing().file_hash(path, "sha256")
 
 
 def git_blob_sha1_file(path):
     """Deprecated: ``snnzoo.data.checksums.file_hash(path, "git_blob_sha1")``."""
-    _deprecated("git_blob_sha1_file", 'snnzoo.data.checksums.file_hash(path, "git_blob_sha1")')
+    warn_deprecated("snnzoo.zoo.weights.git_blob_sha1_file", 'snnzoo.data.checksums.file_hash(path, "git_blob_sha1")')
     return _hashing().file_hash(path, "git_blob_sha1")
 
 
