@@ -8,7 +8,7 @@
 import keras
 from keras import ops
 
-from snnzoo.ide.decay import LeakAlias, resolve_decay, time_weights
+from snnzoo.ide.decay import LeakAlias, resolve_decay, time_average
 from snnzoo.layers.batch_stats import channel_moments, unbiased_variance, update_moving_average
 
 __all__ = ["RateBatchNorm"]
@@ -75,10 +75,7 @@ class RateBatchNorm(LeakAlias, keras.layers.Layer):
         if not training:
             scale = self.gamma / ops.sqrt(self.moving_variance + self.epsilon)
             return (inputs - self.moving_mean) * scale + self.beta
-        T = self.time_steps
-        w = ops.reshape(ops.convert_to_tensor(time_weights(self.decay, T), dtype=inputs.dtype),
-                        (1, T) + (1,) * (len(inputs.shape) - 2))
-        avg = ops.stop_gradient(ops.sum(inputs * w, axis=1))
+        avg = ops.stop_gradient(time_average(inputs, self.decay))
         mean, var = channel_moments(avg)
         var = unbiased_variance(var, avg)
         std = ops.sqrt(var + self.batch_epsilon)

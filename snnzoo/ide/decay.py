@@ -16,8 +16,10 @@ DeprecationWarning) by :func:`resolve_decay`.
 import warnings
 
 import numpy as np
+from keras import ops
 
-__all__ = ["LeakAlias", "check_decay", "check_leak", "rate_norm", "resolve_decay", "time_weights"]
+__all__ = ["LeakAlias", "check_decay", "check_leak", "rate_norm", "resolve_decay", "time_average",
+           "time_weights"]
 
 
 def check_decay(decay, name="decay"):
@@ -80,3 +82,11 @@ def time_weights(decay, time_steps, total=None):
     k, T = (1.0 if decay is None else decay), int(time_steps)
     w = np.array([k ** (T - 1 - t) for t in range(T)])
     return w / (w.sum() if total is None else total)
+
+
+def time_average(x_seq, decay, total=None):
+    """The decay-weighted time average Σ_t w[t]·x[t] of a sequence ``x_seq`` [B, T, ...], with
+    the weights of :func:`time_weights` (over T = ``x_seq.shape[1]``) in ``x_seq``'s dtype."""
+    T = int(x_seq.shape[1])
+    w = ops.convert_to_tensor(time_weights(decay, T, total), dtype=x_seq.dtype)
+    return ops.sum(x_seq * ops.reshape(w, (1, T) + (1,) * (len(x_seq.shape) - 2)), axis=1)

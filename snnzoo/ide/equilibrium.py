@@ -36,7 +36,7 @@ import keras
 from keras import ops
 
 from snnzoo.ide import solvers, spectral_norm as sn
-from snnzoo.ide.decay import LeakAlias, rate_norm, resolve_decay, time_weights
+from snnzoo.ide.decay import LeakAlias, rate_norm, resolve_decay, time_average
 from snnzoo.ide.implicit import implicit_identity, jacobian_multipliers, transpose_jacobian_product
 from snnzoo.ide.initializers import UnitNormUniform
 from snnzoo.ide.modules import check_rank, kernel_shape, module_apply, module_spec, out_shape
@@ -297,10 +297,7 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
         return self.equivalent_map(a, x_bar, fb_kernel, None, training=training)[0]
 
     def _time_average(self, x_seq):
-        T = self.time_steps
-        w = time_weights(self.decay, T, rate_norm(self.decay, T))
-        w = ops.reshape(ops.convert_to_tensor(w, dtype=x_seq.dtype), (1, T) + (1,) * (len(x_seq.shape) - 2))
-        return ops.sum(x_seq * w, axis=1)
+        return time_average(x_seq, self.decay, rate_norm(self.decay, self.time_steps))
 
     # -- forward simulation (no gradient) ---------------------------------------------------------
     def simulate(self, x1, fb_kernel, masks=None):
