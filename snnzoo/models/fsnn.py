@@ -22,8 +22,6 @@ reference initialisation (U(−1, 1), unit-norm output filters; classifier: PyTo
 Padding is PyTorch's (symmetric) via explicit ``ZeroPadding2D`` + "valid" convolutions, so
 converted checkpoints reproduce exactly.
 """
-import math
-
 import keras
 
 from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
@@ -31,6 +29,7 @@ from snnzoo.ide.decay import resolve_decay
 from snnzoo.layers.time import TimeFold
 from snnzoo.models._checks import check_time_steps
 from snnzoo.models._stem import normalize_input
+from snnzoo.models._torch_init import dense_kwargs
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -44,11 +43,7 @@ def _bn(name):
 
 def _classifier(num_classes, fan_in, name="classifier"):
     # PyTorch nn.Linear default init: U(±1/√fan_in) for weight and bias
-    bound = 1.0 / math.sqrt(fan_in)
-    return keras.layers.Dense(
-        num_classes, name=name,
-        kernel_initializer=keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
-        bias_initializer=keras.initializers.RandomUniform(-bound, bound))
+    return keras.layers.Dense(num_classes, name=name, **dense_kwargs(fan_in))
 
 
 def _check_common(time_steps, num_classes, dropout, decay, deprecated, name):
