@@ -8,7 +8,7 @@ failed=0
 run() {
   local backend=$1; shift
   echo "== KERAS_BACKEND=$backend python -m pytest $*"
-  KERAS_BACKEND=$backend python -m pytest -q -p no:cacheprovider "$@"
+  KERAS_BACKEND=$backend python -m pytest -q -p no:cacheprovider --durations=15 "$@"
   local rc=$?
   if [ "$rc" -eq 5 ]; then echo "!! no test collected for $backend"; fi
   if [ "$rc" -ne 0 ]; then failed=1; fi
