@@ -1,5 +1,5 @@
 """Command line: ``snnzoo list | info NAME | eval NAME [--data DIR] | predict NAME FILE... |
-convert NAME CKPT OUT | train RECIPE | publish RUN_DIR NAME``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code;
+convert NAME CKPT OUT | export NAME|FILE.keras --format F OUT | train RECIPE | publish RUN_DIR NAME``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code;
 Ctrl-C ends with one ``snnzoo: interrupted`` line and exit code 130."""
 import argparse
 import json
@@ -82,6 +82,31 @@ def cmd_convert(args):
     return 0
 
 
+def cmd_export(args):
+    from snnzoo.deploy.exporter import check_target, export
+    from snnzoo.deploy.metadata import read_metadata
+
+    fmt = args.format
+    if fmt is None:  # from the output's extension: whole-sequence formats only
+        suffix = args.out.lower().rpartition(".")[2] if "." in args.out.rpartition("/")[2] else ""
+        fmt = {"keras": "keras", "onnx": "onnx", "nir": "nir", "": "saved_model"}.get(suffix)
+        if fmt is None:
+            raise CLIError(f"cannot tell the format from {args.out!r}; pass --format")
+    check_target(args.out, fmt)  # before any model is loaded
+    source = args.model
+    if not source.lower().endswith(".keras"):
+        from snnzoo.zoo import load
+
+        weights = None if args.weights.lower() == "none" else args.weights
+        source = load(args.model, weights=weights)
+    out = export(source, args.out, format=fmt, model_name=None if isinstance(source, str) else args.model,
+                 dt=args.dt)
+    meta = read_metadata(out)
+    print(f"wrote {out} ({fmt}; model {meta.get('model_name')}, T = {meta.get('time_steps') or '-'}, "
+          f"exported with {meta.get('exported_with')})")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="snnzoo", description="Spiking neural network model zoo (Keras 3).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -99,6 +124,17 @@ def build_parser():
                    help="allow a full (code-executing) unpickle if the safe loader refuses the file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_convert)
+    from snnzoo.deploy.exporter import FORMATS
+
+    p = sub.add_parser("export", help="write a model for deployment (Keras, SavedModel, ONNX, NIR, streaming step)")
+    p.add_argument("model", help="registry name, or a .keras file")
+    p.add_argument("out", help="output file (.keras, .onnx, .nir) or folder (SavedModel)")
+    p.add_argument("--format", "-f", choices=list(FORMATS),
+                   help="output format (default: from OUT's extension; a folder: saved_model)")
+    p.add_argument("--weights", default="default",
+                   help="for a registry name: 'default', 'none' or a weights/checkpoint file")
+    p.add_argument("--dt", type=float, default=1e-4, help="time step of a NIR graph (seconds)")
+    p.set_defaults(func=cmd_export)
     from snnzoo.evaluate import add_eval_arguments, run_eval
     from snnzoo.predict import add_predict_arguments, run_predict
     from snnzoo.training.publish import add_publish_arguments, cli_publish

@@ -34,7 +34,7 @@ from pathlib import Path
 from snnzoo.deploy.atomic import atomic_output
 from snnzoo.deploy.metadata import build_metadata
 
-__all__ = ["FORMATS", "export", "write_native"]
+__all__ = ["FORMATS", "check_target", "export", "write_native"]
 
 #: format -> required file suffix (None: a folder)
 FORMATS = {"keras": ".keras", "saved_model": None, "onnx": ".onnx", "nir": ".nir",
@@ -60,6 +60,12 @@ def _check_path(path, format):
         raise ValueError(f"format {format!r} writes a {suffix} file; the path must end with {suffix}, "
                          f"got {path.name!r}")
     return path
+
+
+def check_target(path, format):
+    """``(format, path)`` checked: a known format and a path with its extension (ValueError)."""
+    format = _check_format(format)
+    return format, _check_path(path, format)
 
 
 def _resolve_model(model, model_name):

@@ -13,6 +13,7 @@ The initial state is recorded in the metadata (``step``).
 The metadata (:mod:`snnzoo.deploy.metadata`) goes into ``metadata_props``.
 """
 import json
+import warnings
 
 __all__ = ["add_metadata", "write_onnx", "write_onnx_step"]
 
@@ -53,7 +54,9 @@ def write_onnx(model, path, metadata):
 
     # an explicit signature: Keras infers one only for a model that has been called
     signature = [keras.InputSpec(shape=tuple(x.shape), dtype=x.dtype, name=x.name) for x in model.inputs]
-    model.export(str(path), format="onnx", verbose=False, input_signature=signature)
+    with warnings.catch_warnings():  # the tracers' warnings about constants folded in the trace
+        warnings.simplefilter("ignore")
+        model.export(str(path), format="onnx", verbose=False, input_signature=signature)
     names = ["logits"] if len(model.outputs) == 1 else None
     if names:
         outputs = json.loads(metadata["outputs"])
