@@ -109,7 +109,7 @@ class _Exporter:
         self.readout = {"kind": "none"}
         self.input_meta = {"layout": "channels_first", "repeat": 0}
         self.time_steps = 0
-        self.consumers, self.users = {}, {}
+        self.consumers = {}
 
     # -- graph bookkeeping --------------------------------------------------------------------
     def _unique(self, name):
@@ -183,7 +183,6 @@ class _Exporter:
             node = op._inbound_nodes[node_index]
             for t in node.input_tensors:
                 self.consumers[id(t)] = self.consumers.get(id(t), 0) + 1
-                self.users.setdefault(id(t), []).append(op)
                 visit(t)
             if _is_functional(op):
                 for t in op.outputs:
@@ -272,13 +271,14 @@ class _Exporter:
             return self.normalization(layer, ins[0])
         if isinstance(layer, L.Dense):
             return self.dense(layer, ins[0], name)
-        if isinstance(layer, L.Flatten) and ins[0].temporal:
+        framed = ins[0].temporal and not ins[0].after_readout  # Keras sees [B, T, ...]
+        if isinstance(layer, L.Flatten) and framed:
             _refuse(layer, "Flatten on [batch, time, ...] also flattens the time axis; wrap it in "
                            "TimeFold")
         if isinstance(layer, (L.Conv1D, L.Conv2D, L.ZeroPadding1D, L.ZeroPadding2D, L.AveragePooling2D,
                               L.GlobalAveragePooling2D, L.Flatten, L.Permute, L.MaxPooling2D,
                               L.MaxPooling1D, L.GlobalMaxPooling2D)):
-            if ins[0].temporal:
+            if framed:
                 _refuse(layer, "a per-frame layer applied to [batch, time, ...] outside TimeFold")
             return self.frame_layer(layer, ins[0], name)
         if isinstance(layer, L.InputLayer):
@@ -290,8 +290,6 @@ class _Exporter:
 
         L = keras.layers
         owner = outer or layer
-        if port.after_readout and not isinstance(layer, (L.Dense, L.Flatten, L.Dropout)):
-            _refuse(owner, "only affine layers can follow the time-mean readout (per_step_readout)")
         if isinstance(layer, (L.Dropout, L.SpatialDropout2D, L.SpatialDropout1D)):
             return port
         if isinstance(layer, L.Dense):
@@ -529,6 +527,8 @@ class _Exporter:
             pb = p.perm if p.perm is not None else None
             if (pa is None) != (pb is None) or (pa is not None and not np.array_equal(pa, pb)):
                 _refuse(layer, "summed values in different flatten orders")
+            if p.after_readout != first.after_readout:
+                _refuse(layer, "the sum of a time-averaged value and a per-step value")
         sources = tuple(s for p in ports for s in p.sources)
         return dataclasses.replace(first, sources=sources,
                                    after_readout=any(p.after_readout for p in ports))
@@ -688,7 +688,7 @@ class _Exporter:
             raise NIRExportError("to_nir: only models with one input and one output are exported")
         self.count_consumers(model)
         shape = tuple(model.inputs[0].shape[1:])
-        static = not (len(shape) >= 2 and _takes_sequence(model, self.users))
+        static = not (len(shape) >= 2 and _takes_sequence(model))
         frame = shape if static else shape[1:]
         if not static:
             self._steps(model, shape[0])
@@ -714,23 +714,16 @@ class _Exporter:
         return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata={"snnzoo": meta})
 
 
-def _takes_sequence(model, users):
-    """Whether the model's input carries a time axis [B, T, ...]: its first users are per-step
-    layers (TimeFold, neurons, a sequence-mode equilibrium, ...), not frame layers."""
+def _takes_sequence(model):
+    """Whether the model's input carries a time axis [B, T, ...]: the time axis comes from the
+    input unless a RepeatTime or a constant-input equilibrium layer makes it."""
     from snnzoo.ide.equilibrium import FeedbackEquilibrium
-    from snnzoo.layers.ndropout import NDropout
-    from snnzoo.layers.neurons import BaseNeuron
-    from snnzoo.layers.time import MeanOverTime, TimeFold
+    from snnzoo.layers.find import find_layers
+    from snnzoo.layers.time import RepeatTime
 
-    for op in users.get(id(model.inputs[0]), ()):
-        if _is_functional(op):
-            if _takes_sequence(op, users):
-                return True
-        elif isinstance(op, (TimeFold, BaseNeuron, MeanOverTime, NDropout)):
-            return True
-        elif isinstance(op, FeedbackEquilibrium) and op.input_mode == "sequence":
-            return True
-    return False
+    if find_layers(model, RepeatTime):
+        return False
+    return not any(eq.input_mode == "constant" for eq in find_layers(model, FeedbackEquilibrium))
 
 
 def _is_functional(op):
@@ -786,11 +779,13 @@ def to_nir(model, dt=1e-4, subtract_reset=False, per_step_readout=False, pooling
     return _Exporter(nir, dt, subtract_reset, per_step_readout, pooling, input_normalization).export(model)
 
 
-def nir_exportability(model, subtract_reset=True, per_step_readout=True, **options):
+def nir_exportability(model, subtract_reset=True, per_step_readout=True, input_normalization="outside",
+                      **options):
     """``(True, note)`` if ``to_nir(model, ...)`` succeeds with these options (by default the
-    permissive ones, which the note names when they are needed), else ``(False, reason)``."""
+    permissive ones; the note names those the model needs), else ``(False, reason)``."""
     try:
-        graph = to_nir(model, subtract_reset=subtract_reset, per_step_readout=per_step_readout, **options)
+        graph = to_nir(model, subtract_reset=subtract_reset, per_step_readout=per_step_readout,
+                       input_normalization=input_normalization, **options)
     except NIRExportError as err:
         return False, str(err).replace("to_nir: ", "")
     meta = graph.metadata["snnzoo"]
@@ -799,5 +794,7 @@ def nir_exportability(model, subtract_reset=True, per_step_readout=True, **optio
         needs.append("per_step_readout=True (time-average readout)")
     if meta["subtract_reset"]:
         needs.append("subtract_reset=True (soft-reset neurons)")
-    note = "NIR-exportable" + (" with " + " and ".join(needs) if needs else "")
+    if "normalization" in meta["input"]:
+        needs.append("input_normalization='outside' (the graph takes normalised inputs)")
+    note = "NIR-exportable" + (" with " + ", ".join(needs) if needs else "")
     return True, note

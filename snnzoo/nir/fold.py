@@ -22,10 +22,11 @@ def _np(v):
 
 
 def bn_affine(layer):
-    """(a, b) per channel of a ``keras.layers.BatchNormalization`` (or subclass) in inference."""
+    """(a, b) per channel of a ``keras.layers.BatchNormalization`` (or subclass: tdBN) or an IDE
+    ``RateBatchNorm``, in inference (moving statistics)."""
     c = int(layer.moving_mean.shape[-1])
-    gamma = _np(layer.gamma) if layer.scale else np.ones(c)
-    beta = _np(layer.beta) if layer.center else np.zeros(c)
+    gamma = _np(layer.gamma) if getattr(layer, "scale", True) else np.ones(c)
+    beta = _np(layer.beta) if getattr(layer, "center", True) else np.zeros(c)
     a = gamma / np.sqrt(_np(layer.moving_variance) + float(layer.epsilon))
     return a, beta - _np(layer.moving_mean) * a
 
