@@ -99,8 +99,11 @@ def cmd_export(args):
 
         weights = None if args.weights.lower() == "none" else args.weights
         source = load(args.model, weights=weights)
+    nir_options = {k: True for k in ("subtract_reset", "per_step_readout") if getattr(args, k)}
+    if nir_options and fmt != "nir":
+        raise CLIError("--subtract-reset / --per-step-readout are options of --format nir")
     out = export(source, args.out, format=fmt, model_name=None if isinstance(source, str) else args.model,
-                 dt=args.dt)
+                 dt=args.dt, **nir_options)
     meta = read_metadata(out)
     print(f"wrote {out} ({fmt}; model {meta.get('model_name')}, T = {meta.get('time_steps') or '-'}, "
           f"exported with {meta.get('exported_with')})")
@@ -133,7 +136,11 @@ def build_parser():
                    help="output format (default: from OUT's extension; a folder: saved_model)")
     p.add_argument("--weights", default="default",
                    help="for a registry name: 'default', 'none' or a weights/checkpoint file")
-    p.add_argument("--dt", type=float, default=1e-4, help="time step of a NIR graph (seconds)")
+    p.add_argument("--dt", type=float, default=1e-4, help="NIR: time step of the graph (seconds)")
+    p.add_argument("--subtract-reset", action="store_true",
+                   help="NIR: export soft-reset neurons (all IDE models), listed in the graph's metadata")
+    p.add_argument("--per-step-readout", action="store_true",
+                   help="NIR: export a time-average readout per step (recorded in the graph's metadata)")
     p.set_defaults(func=cmd_export)
     from snnzoo.evaluate import add_eval_arguments, run_eval
     from snnzoo.predict import add_predict_arguments, run_predict

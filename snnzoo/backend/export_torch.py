@@ -9,18 +9,22 @@ __all__ = ["onnx_export_function"]
 
 
 class _FunctionModule(torch.nn.Module):
-    def __init__(self, fn):
+    def __init__(self, fn, owner):
         super().__init__()
         self._fn = fn
+        # the Keras model (a torch Module on this backend) as a sub-module: its variables are the
+        # traced graph's parameters (ONNX initializers), not tensors the tracer refuses to inline
+        self.owner = owner
 
     def forward(self, *args):
         return tuple(self._fn(*args))
 
 
-def onnx_export_function(fn, sample_args, path, input_names, output_names, dynamic_axes,
+def onnx_export_function(fn, owner, sample_args, path, input_names, output_names, dynamic_axes,
                          opset_version=None):
-    """Trace ``fn(*sample_args) -> tuple of tensors`` into the ONNX file ``path``."""
-    module = _FunctionModule(fn).eval()
+    """Trace ``fn(*sample_args) -> tuple of tensors`` into the ONNX file ``path``; ``owner``: the
+    Keras model whose variables ``fn`` reads."""
+    module = _FunctionModule(fn, owner).eval()
     sample_args = tuple(torch.as_tensor(a) for a in sample_args)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)

@@ -99,7 +99,7 @@ def _resolve_model(model, model_name):
     return model, model_name or model.name
 
 
-def write_native(format, model, path, metadata, dt=1e-4):
+def write_native(format, model, path, metadata, dt=1e-4, **nir_options):
     """Write ``model`` as ``format`` at ``path`` with the current backend (no routing)."""
     metadata = dict(metadata)
     from snnzoo.backend.export_support import current_backend
@@ -112,7 +112,7 @@ def write_native(format, model, path, metadata, dt=1e-4):
     if format == "nir":
         from snnzoo.deploy.nir_file import write_nir
 
-        return write_nir(model, path, metadata, dt=dt)
+        return write_nir(model, path, metadata, dt=dt, **nir_options)
     if format == "saved_model":
         from snnzoo.deploy.saved_model import write_saved_model
 
@@ -136,7 +136,7 @@ def write_native(format, model, path, metadata, dt=1e-4):
     if format == "onnx_step":
         from snnzoo.deploy.onnx_file import write_onnx_step
 
-        return write_onnx_step(streamer, path, metadata, spec)
+        return write_onnx_step(model, streamer, path, metadata, spec)
     raise ValueError(f"unknown export format {format!r}")  # pragma: no cover - checked before
 
 
@@ -167,7 +167,7 @@ def _write_in_child(format, model, path, metadata, backend, reason, dt):
     return path
 
 
-def export(model, path, format="keras", *, model_name=None, time_steps=None, dt=1e-4):
+def export(model, path, format="keras", *, model_name=None, time_steps=None, dt=1e-4, **nir_options):
     """Write ``model`` to ``path`` in ``format`` (table in the module docstring).
 
     Args:
@@ -180,6 +180,8 @@ def export(model, path, format="keras", *, model_name=None, time_steps=None, dt=
             ``model.name``).
         time_steps: T recorded in the metadata (default: the model's layers' ``time_steps``).
         dt: time step of the NIR graph (``format="nir"``).
+        **nir_options: further options of :func:`snnzoo.nir.to_nir` (``format="nir"`` only),
+            e.g. ``subtract_reset=True`` for soft-reset neurons (all IDE models).
 
     Returns:
         The written path (a ``pathlib.Path``).
@@ -191,6 +193,9 @@ def export(model, path, format="keras", *, model_name=None, time_steps=None, dt=
     """
     format = _check_format(format)
     path = _check_path(path, format)
+    if nir_options and format != "nir":
+        raise ValueError(f"unexpected option(s) {sorted(nir_options)} for format {format!r} (NIR "
+                         "options are for format 'nir' only)")
     model, model_name = _resolve_model(model, model_name)
     if format in STEP_FORMATS:  # refuse a model that cannot stream before any work
         from snnzoo.deploy.step_spec import make_streamer
@@ -202,7 +207,7 @@ def export(model, path, format="keras", *, model_name=None, time_steps=None, dt=
     route = export_route(format)
     with atomic_output(path, directory=FORMATS[format] is None) as tmp:
         if route is None:
-            write_native(format, model, tmp, metadata, dt=dt)
+            write_native(format, model, tmp, metadata, dt=dt, **nir_options)
         else:
             _write_in_child(format, model, tmp, metadata, route[0], route[1], dt)
     return path

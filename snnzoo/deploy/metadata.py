@@ -99,6 +99,15 @@ def build_metadata(model, format, *, model_name=None, time_steps=None, exported_
     return meta
 
 
+def _decoded(value):
+    """HDF5 (NIR) strings come back as bytes; nested entries as dicts."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, dict):
+        return {k: _decoded(v) for k, v in value.items()}
+    return value
+
+
 def read_metadata(path):
     """The snnzoo metadata recorded in an exported file or folder (any format), as a dict of
     strings."""
@@ -125,10 +134,9 @@ def read_metadata(path):
         model = onnx.load(str(path), load_external_data=False)
         return {p.key: p.value for p in model.metadata_props}
     if suffix == ".nir":
-        import nir
+        from snnzoo.nir import require_nir
 
-        graph = nir.read(str(path))
-        return {k: (v.decode() if isinstance(v, bytes) else str(v))
-                for k, v in dict(graph.metadata or {}).items()}
+        graph = require_nir().read(str(path))
+        return {k: _decoded(v) for k, v in dict(graph.metadata or {}).items()}
     raise ValueError(f"cannot read metadata from {path.name!r}: expected a .keras, .onnx or .nir "
                      "file or a SavedModel folder")

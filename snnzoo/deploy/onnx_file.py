@@ -64,7 +64,7 @@ def write_onnx(model, path, metadata):
     return add_metadata(path, metadata, output_names=names)
 
 
-def write_onnx_step(streamer, path, metadata, step_spec):
+def write_onnx_step(model, streamer, path, metadata, step_spec):
     """ONNX of ``streamer.step`` at ``path`` (torch backend: traced by torch.onnx)."""
     import numpy as np
 
@@ -87,7 +87,7 @@ def write_onnx_step(streamer, path, metadata, step_spec):
         outputs, new_state = streamer.step(x_t, tuple(state))
         return (outputs,) + tuple(new_state)
 
-    onnx_export_function(step, sample, path, [x_spec["name"]] + names, ["outputs"] + out_names,
+    onnx_export_function(step, model, sample, path, [x_spec["name"]] + names, ["outputs"] + out_names,
                          dynamic)
     return add_metadata(path, metadata)
 
