@@ -229,9 +229,24 @@ def _own_shapes(name, node, spec, params):
         return (int(params["weight"].shape[1]),), (int(params["weight"].shape[0]),)
     in_shape = _type_shape(getattr(node, "input_type", None))
     out_shape = _type_shape(getattr(node, "output_type", None))
-    if kind == "Flatten":
-        out_shape = None  # computed from the input below (see _batch_counted_flatten)
+    if kind in ("Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d"):
+        # computed from the input (nir 1.0.4 computes a Conv2d's output type from the first
+        # kernel dimension only; a Flatten may count the batch axis: _batch_counted_flatten)
+        out_shape = None
+    if kind not in ("Input", "Output") and in_shape == () and out_shape in ((), None):
+        in_shape = out_shape = None  # scalar parameters (Norse): the shape comes from the edges
     return in_shape, out_shape
+
+
+_RANK = {"Conv1d": 2, "Conv2d": 3, "SumPool2d": 3, "AvgPool2d": 3, "Affine": 1, "Linear": 1}
+
+
+def _batch_free(shape, consumer_ranks):
+    """torch exporters (nirtorch's tracer, e.g. Norse's to_nir) write the Input/Output type with
+    the sample's batch axis: drop it where the connected nodes take one axis less."""
+    if shape and consumer_ranks and all(r == len(shape) - 1 for r in consumer_ranks):
+        return shape[1:]
+    return shape
 
 
 def _batch_counted_flatten(name, spec, in_shape, consumers):
@@ -319,9 +334,14 @@ def graph_spec(graph, dt=1e-4, reset=None):
     # shapes: propagate from the Input along the edges, checking every edge
     in_shapes = {n: own[n][0] for n in nodes}
     out_shapes = {n: own[n][1] for n in nodes}
-    for n in inputs + outputs:
+    stated_outputs = {n: in_shapes[n] or out_shapes[n] for n in outputs}
+    for n in inputs:
         shape = in_shapes[n] or out_shapes[n]
-        in_shapes[n] = out_shapes[n] = shape
+        ranks = [len(own[b][0]) if own[b][0] is not None else _RANK.get(kinds[b])
+                 for a, b in edges if a == n]
+        in_shapes[n] = out_shapes[n] = _batch_free(shape, [r for r in ranks if r is not None])
+    for n in outputs:  # an Output takes its shape from the edge (checked against its type below)
+        in_shapes[n] = out_shapes[n] = None
     if in_shapes[inputs[0]] is None:
         raise ValueError(f"the NIR Input node {inputs[0]!r} has no shape")
     for _ in range(len(nodes) + 1):
@@ -348,6 +368,13 @@ def graph_spec(graph, dt=1e-4, reset=None):
         if tuple(out_shapes[a]) != tuple(in_shapes[b]):
             raise ValueError(f"NIR graph fails type checking: edge {a!r} -> {b!r} carries shape "
                              f"{tuple(out_shapes[a])} but {b!r} ({kinds[b]}) expects {tuple(in_shapes[b])}")
+    for n in outputs:
+        stated, arrived = stated_outputs[n], out_shapes[n]
+        if arrived is None:
+            raise ValueError(f"the NIR Output node {n!r} is not reachable from the Input node")
+        if stated and tuple(stated) != tuple(arrived) and _batch_free(stated, [len(arrived)]) != tuple(arrived):
+            raise ValueError(f"NIR graph fails type checking: the Output node {n!r} states shape {tuple(stated)}, "
+                             f"but receives {tuple(arrived)}")
     for n in nodes:
         if kinds[n] in ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten"):
             expected = infer(n)
