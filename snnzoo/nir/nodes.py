@@ -162,13 +162,22 @@ def _conv(spec, params, x):
     strides = tuple(spec["stride"])
     dilation = tuple(spec["dilation"])
     groups = int(spec["groups"])
+    # TensorFlow has no convolution with both a stride and a dilation > 1: convolve with stride
+    # 1 and keep every stride-th output (the same values)
+    subsample = max(strides) > 1 and max(dilation) > 1
+    conv_strides = (1,) * len(strides) if subsample else strides
+
+    def conv(a, k):
+        return ops.conv(a, k, strides=conv_strides, padding="valid", dilation_rate=dilation)
+
     if groups == 1:
-        y = ops.conv(x, kernel, strides=strides, padding="valid", dilation_rate=dilation)
+        y = conv(x, kernel)
     else:  # one convolution per group (grouped convolution on every backend and device)
         xs = ops.split(x, groups, axis=-1)
         ks = ops.split(kernel, groups, axis=-1)
-        y = ops.concatenate([ops.conv(a, k, strides=strides, padding="valid", dilation_rate=dilation)
-                             for a, k in zip(xs, ks)], axis=-1)
+        y = ops.concatenate([conv(a, k) for a, k in zip(xs, ks)], axis=-1)
+    if subsample:
+        y = y[(slice(None),) + tuple(slice(None, None, s) for s in strides)]
     return y + params["bias"]
 
 
