@@ -209,3 +209,95 @@ def test_child_process_failure_is_one_line(tmp_path):
                                            "rebuilt from its .keras file"):
         snnzoo.export(model, tmp_path / "sm", format="saved_model")
     assert list(tmp_path.iterdir()) == []
+
+
+def _streamed(model, x):
+    """The Keras Streamer's outputs after each step (the reference for the step exports)."""
+    from snnzoo.streaming import Streamer
+
+    streamer = Streamer(model)
+    state, outputs = streamer.initial_state(len(x)), []
+    for _ in range(streamer.time_steps):
+        out, state = streamer.step(x, state)
+        outputs.append(np.asarray(keras.ops.convert_to_numpy(out)))
+    return outputs
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("fmt", ["onnx_step", "saved_model_step"])
+def test_step_export_reproduces_streamed_outputs(fmt, zoo_model, test_images, keras_logits, out_dir):
+    """Fed one step at a time with its own state fed back, the exported step gives the Keras
+    Streamer's outputs after every step, and after T steps the whole model's predictions."""
+    from snnzoo.backend import export_support
+
+    if export_support.export_route(fmt) is not None and keras.backend.backend() != "torch":
+        pytest.skip("written by a child process under another backend: covered in the torch run")
+    x, labels = test_images
+    streamed = _streamed(zoo_model, x)
+    path = snnzoo.export(zoo_model, out_dir / ("step.onnx" if fmt == "onnx_step" else "step_sm"),
+                         format=fmt, model_name=NAME)
+    meta = read_metadata(path)
+    assert meta["model_name"] == NAME and meta["time_steps"] == "5" and meta["format"] == fmt
+    spec = json.loads(meta["step"])
+    assert spec["initial_state"] == "zeros" and spec["x_t"]["shape"] == [None, 28, 28, 1]
+    state = {s["name"]: np.zeros([len(x) if d is None else d for d in s["shape"]], s["dtype"])
+             for s in spec["state"]}
+    if fmt == "onnx_step":
+        ort = pytest.importorskip("onnxruntime")
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+
+        def run(x_t, state):
+            return dict(zip(names, session.run(None, {"x_t": x_t, **state})))
+    else:
+        tf = pytest.importorskip("tensorflow")
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+
+        def run(x_t, state):
+            out = serve(x_t=tf.constant(x_t), **{k: tf.constant(v) for k, v in state.items()})
+            return {k: v.numpy() for k, v in out.items()}
+    for t, reference in enumerate(streamed):
+        result = run(x, state)
+        np.testing.assert_allclose(result["outputs"], reference, rtol=0, atol=ATOL, err_msg=f"step {t}")
+        state = {s["name"]: result[o["name"]] for s, o in zip(spec["state"], spec["state_out"])}
+    assert int(state["state_0"]) == 5  # the step counter
+    _same_predictions(result["outputs"], keras_logits, labels)
+
+
+def test_step_export_refuses_a_model_that_cannot_stream(tmp_path):
+    from snnzoo.layers import LIF, RepeatTime
+
+    inputs = keras.Input((4,))
+    x = LIF()(RepeatTime(3)(inputs))
+    x = keras.layers.Flatten()(x)  # mixes the time steps: step t would need the later ones
+    model = keras.Model(inputs, keras.layers.Dense(2)(x), name="flat_over_time")
+    with pytest.raises(ValueError, match="'flat_over_time' cannot be exported step by step: Streamer: .*"
+                                         "cannot stream"):
+        snnzoo.export(model, tmp_path / "m.onnx", format="onnx_step")
+    model_ok = snnzoo.export(model, tmp_path / "m.onnx", format="onnx")  # the whole sequence exports
+    assert read_metadata(model_ok)["time_steps"] == "3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_nir_export_delegates_to_to_nir(zoo_model, tmp_path, capsys):
+    nir = pytest.importorskip("nir")
+    from snnzoo.nir import to_nir
+
+    with pytest.raises(ValueError, match="subtract_reset=True"):  # IDE neurons reset by subtraction
+        snnzoo.export(zoo_model, tmp_path / "f.nir", format="nir")
+    with pytest.raises(ValueError, match="NIR options are for format 'nir' only"):
+        snnzoo.export(zoo_model, tmp_path / "f.onnx", format="onnx", subtract_reset=True)
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "f.nir"
+    assert main(["export", NAME, "--format", "nir", "--subtract-reset", "--per-step-readout", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (nir; model {NAME}, T = 5")
+    graph = nir.read(str(out))
+    direct = to_nir(zoo_model, subtract_reset=True, per_step_readout=True)
+    assert set(graph.nodes) == set(direct.nodes)
+    for name, node in direct.nodes.items():
+        for key, value in vars(node).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                np.testing.assert_array_equal(getattr(graph.nodes[name], key), value, err_msg=f"{name}.{key}")
+    meta = read_metadata(out)
+    assert meta["model_name"] == NAME and meta["time_steps"] == "5" and meta["format"] == "nir"
+    assert meta["snnzoo"]["readout"]["kind"] == "weighted_mean"  # to_nir's own entry kept

@@ -13,7 +13,7 @@ import importlib.util
 
 import keras
 
-__all__ = ["current_backend", "export_route", "installed", "native_onnx", "native_onnx_step",
+__all__ = ["current_backend", "export_route", "onnx_export_context", "installed", "native_onnx", "native_onnx_step",
            "native_saved_model"]
 
 
@@ -87,3 +87,16 @@ def export_route(format):
     fix = {"tensorflow": ", or pip install tf2onnx", "jax": ", or pip install jax2onnx"}.get(backend, "")
     raise ValueError(f"cannot export {format}: {reason}; install torch (pip install torch) so snnzoo "
                      "can rebuild the model under it" + (fix if format == "onnx" else ""))
+
+
+def onnx_export_context():
+    """A context for Keras' ``model.export(format="onnx")`` on the current backend: on torch,
+    the ONNX symbolics of the aten aliases inside the neurons' custom-gradient functions
+    (:func:`snnzoo.backend.export_torch.onnx_alias_symbolics`); elsewhere nothing."""
+    import contextlib
+
+    if keras.backend.backend() == "torch":
+        from snnzoo.backend.export_torch import onnx_alias_symbolics
+
+        return onnx_alias_symbolics()
+    return contextlib.nullcontext()

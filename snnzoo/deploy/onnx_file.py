@@ -54,8 +54,10 @@ def write_onnx(model, path, metadata):
 
     # an explicit signature: Keras infers one only for a model that has been called
     signature = [keras.InputSpec(shape=tuple(x.shape), dtype=x.dtype, name=x.name) for x in model.inputs]
-    with warnings.catch_warnings():  # the tracers' warnings about constants folded in the trace
-        warnings.simplefilter("ignore")
+    from snnzoo.backend.export_support import onnx_export_context
+
+    with warnings.catch_warnings(), onnx_export_context():
+        warnings.simplefilter("ignore")  # the tracers' warnings about constants folded in the trace
         model.export(str(path), format="onnx", verbose=False, input_signature=signature)
     names = ["logits"] if len(model.outputs) == 1 else None
     if names:
