@@ -18,16 +18,23 @@ _ALIASES = {"greater_equal": "ge", "greater": "gt", "less_equal": "le", "less": 
 _ALIAS_OPSET = 9
 
 
+def _ravel(g, x):
+    # aten::ravel (keras.ops.ravel; TEBN's per-step scale) has no ONNX symbolic: Reshape(x, [-1])
+    return g.op("Reshape", x, g.op("Constant", value_t=torch.tensor([-1], dtype=torch.int64)))
+
+
 @contextlib.contextmanager
 def onnx_alias_symbolics():
-    """Register the ONNX symbolics of :data:`_ALIASES` for the duration of one export."""
+    """Register the ONNX symbolics of :data:`_ALIASES` (and ``aten::ravel``) for the duration of
+    one export."""
     from torch.onnx import symbolic_opset9
 
+    symbolics = {alias: getattr(symbolic_opset9, op) for alias, op in _ALIASES.items()}
+    symbolics["ravel"] = _ravel
     registered = []
     try:
-        for alias, op in _ALIASES.items():
-            torch.onnx.register_custom_op_symbolic(f"aten::{alias}", getattr(symbolic_opset9, op),
-                                                   _ALIAS_OPSET)
+        for alias, symbolic in symbolics.items():
+            torch.onnx.register_custom_op_symbolic(f"aten::{alias}", symbolic, _ALIAS_OPSET)
             registered.append(alias)
         yield
     finally:
