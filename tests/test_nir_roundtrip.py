@@ -23,6 +23,11 @@ def _np(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
+def _run(model, x):
+    """One compiled call (on JAX much faster than an eager first call of a deep model)."""
+    return np.asarray(model.predict(x, batch_size=len(x), verbose=0))
+
+
 def _scale_weights(model, factor, seed=0):
     rng = np.random.default_rng(seed)
     for w in model.weights:
@@ -63,10 +68,10 @@ def _readout(graph, y):
 
 
 def _check(model, x, tmp_path, **options):
-    ref = _np(model(x))
+    ref = _run(model, x)
     graph = to_nir(model, **options)
     imported = _roundtrip(graph, tmp_path)
-    y = _np(imported(_graph_input(graph, x)))
+    y = _run(imported, _graph_input(graph, x))
     got = _readout(graph, y)
     assert got.shape == ref.shape, (got.shape, ref.shape)
     if graph.metadata["snnzoo"]["readout"]["kind"] == "none":
