@@ -201,3 +201,14 @@ def test_roundtrip_zoo(name, tmp_path):
     shape = tuple(model.inputs[0].shape[1:])
     x = _input((2,) + shape, scale=1.0)
     _check(model, x, tmp_path, subtract_reset=True, per_step_readout=True, input_normalization="outside")
+
+
+def test_roundtrip_trained_fsnn_fmnist_ide(tmp_path):
+    """The shipped, trained IDE model (the docs' deployment example): same logits from the file."""
+    import snnzoo
+
+    model = snnzoo.load("fsnn_fmnist_ide")
+    x = _input((4, 28, 28, 1), seed=5, scale=1.0)
+    graph = _check(model, x, tmp_path, subtract_reset=True, per_step_readout=True,
+                   input_normalization="outside")
+    assert ("equilibrium.feedback", "equilibrium.layer0") in graph.edges
