@@ -342,6 +342,23 @@ def test_mixed_neurons_and_bn_folding_match_the_unfolded_model():
     np.testing.assert_allclose(np.moveaxis(folded, 1, -1), bn_out, rtol=1e-4, atol=1e-4)
 
 
+def test_shared_conv_output_is_not_folded():
+    """conv -> BN -> IF in one branch and conv -> IF in the other: BN must not fold into the
+    conv the second branch reads; the BN then has nothing to fold into and is refused."""
+    inp = keras.Input((T, 6, 6, 2))
+    c = TimeFold(keras.layers.Conv2D(3, 3, padding="same"), name="conv")(inp)
+    a = IF(name="a")(TDBatchNorm(name="bn")(c))
+    b = IF(name="b")(c)
+    model = keras.Model(inp, SEWConnect("ADD", name="add")([a, b]))
+    with pytest.raises(NIRExportError, match="layer 'a'.*'bn'"):
+        to_nir(model)
+    inp = keras.Input((T, 6, 6, 2))
+    c = TimeFold(keras.layers.Conv2D(3, 3, padding="same"), name="conv")(inp)
+    model = keras.Model(inp, SEWConnect("ADD", name="add")([IF(name="a")(c), LIF(name="b")(c)]))
+    graph = to_nir(model)
+    assert [a for a, b in graph.edges if b in ("a", "b")] == ["conv", "conv"]  # one conv node
+
+
 @pytest.mark.parity
 def test_time_mean_readout_per_step():
     inp = keras.Input((T, 10))

@@ -191,6 +191,14 @@ class _Exporter:
         for t in model.outputs:
             visit(t)
 
+    def _shared(self, port):
+        """A pending conv/dense whose output has several users is emitted as is (a batch norm
+        after it in one branch must not fold into what the other branch sees)."""
+        if port.consumers > 1 and port.pending is not None:
+            name = self.emit(port.pending)
+            return dataclasses.replace(port, sources=(name,), pending=None)
+        return port
+
     def run_model(self, model, input_ports):
         memo = {id(t): p for t, p in zip(model.inputs, input_ports)}
 
@@ -200,7 +208,7 @@ class _Exporter:
                 return memo[key]
             op, node_index, tensor_index = tensor._keras_history
             node = op._inbound_nodes[node_index]
-            ins = [value(t) for t in node.input_tensors]
+            ins = [self._shared(value(t)) for t in node.input_tensors]
             if _is_functional(op):
                 outs = self.run_model(op, ins)
             else:
