@@ -499,6 +499,29 @@ def test_dropout_is_identity_and_bad_options():
         to_nir(model, dt=0)
 
 
+def test_sequential_nested_and_subclassed_models():
+    seq = keras.Sequential([keras.Input((T, 5)), keras.layers.Dense(3, name="fc"), IF(name="sn")])
+    assert to_nir(seq).edges == [("input", "fc"), ("fc", "sn"), ("sn", "output")]
+    i = keras.Input((T, 5))
+    inner = keras.Model(i, IF(name="sn_in")(keras.layers.Dense(3, name="fc_in")(i)), name="inner")
+    o = keras.Input((T, 5))
+    outer = keras.Model(o, LIF(name="sn_out")(keras.layers.Dense(2, name="fc_out")(inner(o))))
+    assert ("sn_in", "fc_out") in to_nir(outer).edges
+
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.fc, self.sn = keras.layers.Dense(3), IF()
+
+        def call(self, x):
+            return self.sn(self.fc(x))
+
+    sub = Sub()
+    sub(np.zeros((1, T, 5), "float32"))
+    with pytest.raises(NIRExportError, match="'sub' is not a functional Keras model"):
+        to_nir(sub)
+
+
 def test_written_graph_keeps_metadata(tmp_path):
     model = conv_net(lambda name: LIF(tau=2.0, v_reset=None, name=name))
     graph = to_nir(model, subtract_reset=True)
