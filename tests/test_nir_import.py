@@ -8,7 +8,7 @@ References, all independent of snnzoo's code:
   against Norse's own import (``norse.torch.from_nir``) and against snnTorch's own conversion of
   each node (``snntorch.import_nir._nir_to_snntorch_module``: ``Linear`` + ``snn.Synaptic``, the
   recurrence added as ``snn.RSynaptic`` adds it). snnTorch 1.0.0's ``import_from_nir`` itself
-  cannot run these graphs with nirtorch 2.0.2 (``KeyError: module name can't contain "."`` for
+  runs a feed-forward CuBa-LIF/LIF graph (tested) but cannot run these graphs with nirtorch 2.0.2 (``KeyError: module name can't contain "."`` for
   the node ``lif1.lif``; and ``RSynaptic(reset_delay=False, init_hidden=True)``, what it builds
   for the recurrent subgraph, raises ``TypeError`` in its forward);
 * networks exported by Sinabs (``sinabs.to_nir``: conv, sum pooling, flatten, IF) and Norse
@@ -150,6 +150,35 @@ def test_braille_graphs_match_snntorchs_conversion(nir_data, graph_name):
     ours = run(from_nir(path, reset="zero"), x)
     assert reference.sum() > 20
     np.testing.assert_array_equal(ours, reference)
+
+
+def test_snntorchs_own_import_of_a_feed_forward_graph():
+    # snnTorch's import_from_nir runs graphs without a cycle or dotted names: a CubaLIF + LIF
+    # network in snnTorch's convention (dt = 1e-4, r = tau/dt, w_in = tau_syn/dt)
+    torch = _quiet_torch()
+    snn_import = pytest.importorskip("snntorch.import_nir")
+    rng = np.random.RandomState(10)
+    dt, alpha, beta, n = 1e-4, 0.6, 0.8, 6
+    tau_syn, tau_mem = dt / (1 - alpha), dt / (1 - beta)
+
+    def full(size, value):
+        return np.full(size, value, "float32")
+
+    graph = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([5])}),
+        "fc1": nir.Affine(weight=rng.randn(n, 5).astype("float32"), bias=rng.randn(n).astype("float32") * 0.1),
+        "syn": nir.CubaLIF(tau_syn=full(n, tau_syn), tau_mem=full(n, tau_mem), r=full(n, tau_mem / dt),
+                           v_leak=full(n, 0.0), v_threshold=full(n, 1.0), w_in=full(n, tau_syn / dt)),
+        "fc2": nir.Linear(weight=(rng.randn(3, n) * 2).astype("float32")),
+        "lif": nir.LIF(tau=full(3, tau_mem), r=full(3, tau_mem / dt), v_leak=full(3, 0.0), v_threshold=full(3, 0.5)),
+        "output": nir.Output(output_type={"output": np.array([3])})},
+        edges=[("input", "fc1"), ("fc1", "syn"), ("syn", "fc2"), ("fc2", "lif"), ("lif", "output")])
+    net = snn_import.import_from_nir(graph)
+    x = (rng.rand(4, 40, 5) < 0.5).astype("float32")
+    with torch.no_grad():
+        reference = np.stack([net(torch.from_numpy(x[:, t]))[0].numpy() for t in range(40)], 1)
+    assert reference.sum() > 20
+    np.testing.assert_array_equal(run(from_nir(graph, dt=dt), x), reference)
 
 
 def test_braille_first_lif_layer_has_the_sizes_the_readme_states(nir_data):
