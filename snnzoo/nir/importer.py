@@ -83,7 +83,7 @@ def read_graph(path):
 def _flatten_graph(graph, prefix=""):
     """``(nodes, edges, inputs, outputs)`` with subgraphs inlined as ``"sub.node"``."""
     nir = _nir()
-    nodes, edges = {}, []
+    nodes, edges, inputs, outputs = {}, [], [], []
     entry, exit_ = {}, {}  # subgraph name -> its (flattened) Input / Output node names
     for name, node in graph.nodes.items():
         full = prefix + str(name)
@@ -92,8 +92,12 @@ def _flatten_graph(graph, prefix=""):
             nodes.update(sub_nodes)
             edges.extend(sub_edges)
             entry[full], exit_[full] = sub_in, sub_out
-        else:
-            nodes[full] = node
+            continue
+        nodes[full] = node
+        if isinstance(node, nir.Input):
+            inputs.append(full)
+        elif isinstance(node, nir.Output):
+            outputs.append(full)
     for a, b in graph.edges:
         a, b = prefix + str(a), prefix + str(b)
         sources = exit_.get(a, [a])
@@ -104,11 +108,7 @@ def _flatten_graph(graph, prefix=""):
                                  f"{'Output' if kind == 'source' else 'Input'} nodes; name one of "
                                  f"{group} in the edge")
         edges.append((sources[0], targets[0]))
-    # inside a flattened subgraph, its Input/Output nodes are plain pass-throughs
-    inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input) and n.count(".") == prefix.count(".")
-              and n.startswith(prefix) and n[len(prefix):] in {str(k) for k in graph.nodes}]
-    outputs = [n for n, node in nodes.items() if isinstance(node, nir.Output) and n.startswith(prefix)
-               and n[len(prefix):] in {str(k) for k in graph.nodes}]
+    # a subgraph's own Input/Output nodes stay in the flat graph as pass-through nodes
     return nodes, edges, inputs, outputs
 
 
