@@ -31,6 +31,7 @@ _SERIALIZABLE_MODULES = (
     "snnzoo.chaos",                        # ChaoticRegularizer, ChaosProbe, ChaosAnnealing
     "snnzoo.losses",                       # TETLoss, RateMSE
     "snnzoo.zoo.image_model",              # ZooImageModel
+    "snnzoo.nir.graph_layer",              # NIRGraphLayer (imports keras and numpy, not nir)
 )
 
 

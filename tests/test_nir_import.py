@@ -554,8 +554,7 @@ def test_saved_model_loads_in_a_fresh_process(nir_data, tmp_path):
     np.save(tmp_path / "braille.inputs.npy", x)
     expected = run(model, x)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    probe = os.environ.get("SNNZOO_NIR_SAVING_PROBE")  # (local check before snnzoo registers the layer)
-    command = [sys.executable, probe, str(tmp_path)] if probe else [sys.executable, "-m", "tests.saving_probe", str(tmp_path)]
+    command = [sys.executable, "-m", "tests.saving_probe", str(tmp_path)]
     proc = subprocess.run(command, cwd=REPO, env=dict(env, PYTHONPATH=str(REPO)),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, ("loading in a fresh process failed (is snnzoo.nir.graph_layer in "

@@ -120,6 +120,7 @@ def _examples():
     from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
     from snnzoo.layers import NDropout, SEWConnect, VotingLayer, WarmupSwitch
     from snnzoo.losses import RateMSE, TETLoss
+    from snnzoo.nir.graph_layer import NIRGraphLayer
 
     reg = ChaoticRegularizer(z0=3.0, i0=0.6, form="code", temperature=2.0, clamp=(-5.0, 5.0),
                              reduction="sum", time_axis=2, name="reg")
@@ -156,6 +157,14 @@ def _examples():
         TETLoss(lamb=0.01, means=0.5, name="tet", reduction="sum", dtype="float64"),
         RateMSE(name="rmse", reduction="sum", dtype="float64"),
         SEWConnect("IAND", name="connect"),
+        NIRGraphLayer(
+            graph={"nodes": {
+                "in": {"type": "Input", "input_shape": [2], "output_shape": [2], "params": {}},
+                "lif": {"type": "LIF", "reset": "subtract", "input_shape": [2], "output_shape": [2],
+                        "params": {"tau": [2], "r": [2], "v_leak": [2], "v_threshold": [2]}},
+                "out": {"type": "Output", "input_shape": [2], "output_shape": [2], "params": {}}},
+                "edges": [["in", "lif"], ["lif", "out"]], "inputs": ["in"], "outputs": ["out"]},
+            dt=1e-3, surrogate=s.Sigmoid(3.0), strict_threshold=False, record=["lif"], name="nirg"),
     ]
 
 
