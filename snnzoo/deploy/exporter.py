@@ -126,7 +126,8 @@ def write_native(format, model, path, metadata, dt=1e-4, **nir_options):
     streamer = make_streamer(model)
     spec = step_spec(streamer, model)
     metadata["step"] = json.dumps(spec)
-    metadata["time_steps"] = str(spec["time_steps"])
+    if spec["time_steps"] is not None and not metadata.get("time_steps"):
+        metadata["time_steps"] = str(spec["time_steps"])
     metadata["inputs"] = json.dumps([spec["x_t"]] + spec["state"])
     metadata["outputs"] = json.dumps([spec["outputs"]] + spec["state_out"])
     if format == "saved_model_step":

@@ -70,6 +70,7 @@ def step_spec(streamer, model):
     outputs = tensor_spec("outputs", [None] + [int(d) for d in out_shape[1:]],
                           keras.backend.standardize_dtype(out.dtype))
     return {"x_t": x_t, "state": state, "state_out": state_out, "outputs": outputs,
-            "initial_state": init, "time_steps": int(streamer.time_steps),
+            "initial_state": init,
+            "time_steps": None if streamer.time_steps is None else int(streamer.time_steps),
             "usage": "feed x_t and state_i (initial_state at t = 0; state_out_i afterwards); after "
                      "time_steps steps outputs equals the whole-sequence model's output"}
