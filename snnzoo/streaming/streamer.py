@@ -121,12 +121,13 @@ class Streamer:
     import snnzoo
     from snnzoo.streaming import Streamer
 
-    model = snnzoo.load("sew7bnet", weights=None, input_shape=(32, 32, 2), time_steps=4)
+    model = snnzoo.load("sew7bnet", weights=None, channels=4, time_steps=4)   # DVS 128x128x2
     s = Streamer(model)
-    frames = np.random.rand(1, 4, 32, 32, 2).astype("float32")
+    frames = np.random.poisson(0.5, (1, 4, 128, 128, 2)).astype("float32")
     state = s.initial_state(1)
     for t in range(s.time_steps):
         logits, state = s.step(frames[:, t], state)   # running readout after t + 1 frames
+    np.testing.assert_allclose(logits, model.predict(frames, verbose=0), rtol=1e-5, atol=1e-5)
     ```
     """
 
@@ -198,7 +199,11 @@ class Streamer:
         state = self._check_state(state, x)
         outputs, new = self._graph.step((x,), {}, list(state[1:]), state[0])
         counter = state[0] + ops.ones_like(state[0])
-        return keras.tree.pack_sequence_as(self.model.output, outputs), (counter,) + tuple(new)
+        # inference: no gradient links one step to the next (torch would otherwise keep every
+        # step's autograd graph alive through the state)
+        outputs = [ops.stop_gradient(o) for o in outputs]
+        new = tuple(ops.stop_gradient(v) for v in new)
+        return keras.tree.pack_sequence_as(self.model.output, outputs), (counter,) + new
 
     def _input(self, x_t):
         if isinstance(self.model, ZooImageModel):
