@@ -176,6 +176,37 @@ def test_write_is_atomic(zoo_model, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # no empty folder either
 
 
+def test_saved_model_folder_is_replaced_whole_or_not_at_all(zoo_model, tmp_path, monkeypatch):
+    """A SavedModel is a folder: an earlier one is replaced as a whole (no stale files), and a
+    failed export leaves it as it was."""
+    import snnzoo.deploy.exporter as exporter
+    from snnzoo.backend import export_support
+
+    monkeypatch.setattr(export_support, "export_route", lambda fmt: None)
+
+    def writer(fail):
+        def write(format, model, path, metadata, **options):
+            path.mkdir()
+            (path / "saved_model.pb").write_text(metadata["model_name"])
+            if fail:
+                raise RuntimeError("exporter crashed")
+        return write
+
+    target = tmp_path / "sm"
+    target.mkdir()
+    (target / "saved_model.pb").write_text("old")
+    (target / "stale.txt").write_text("from the old export")
+    monkeypatch.setattr(exporter, "write_native", writer(fail=False))
+    snnzoo.export(zoo_model, target, format="saved_model", model_name="new")
+    assert sorted(p.name for p in target.iterdir()) == ["saved_model.pb"]
+    assert (target / "saved_model.pb").read_text() == "new"
+    monkeypatch.setattr(exporter, "write_native", writer(fail=True))
+    with pytest.raises(RuntimeError, match="exporter crashed"):
+        snnzoo.export(zoo_model, target, format="saved_model", model_name="newer")
+    assert (target / "saved_model.pb").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sm"]
+
+
 @pytest.mark.parity
 def test_missing_exporter_names_the_fix(monkeypatch):
     """On every backend one of SavedModel / ONNX is written by a child process under another
