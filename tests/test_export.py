@@ -248,8 +248,9 @@ def _streamed(model, x):
 
     streamer = Streamer(model)
     state, outputs = streamer.initial_state(len(x)), []
-    for _ in range(streamer.time_steps):
-        out, state = streamer.step(x, state)
+    sequence = x.ndim == len(streamer.step_input_shape) + 2  # event frames: one frame per step
+    for t in range(streamer.time_steps):
+        out, state = streamer.step(x[:, t] if sequence else x, state)
         outputs.append(np.asarray(keras.ops.convert_to_numpy(out)))
     return outputs
 
@@ -332,3 +333,40 @@ def test_nir_export_delegates_to_to_nir(zoo_model, tmp_path, capsys):
     meta = read_metadata(out)
     assert meta["model_name"] == NAME and meta["time_steps"] == "5" and meta["format"] == "nir"
     assert meta["snnzoo"]["readout"]["kind"] == "weighted_mean"  # to_nir's own entry kept
+
+
+# zoo architectures whose neurons fire through the surrogate's custom gradient (the ONNX
+# trace must inline it), small random-weight variants: LIF + TEBN, BPSA/BPTA LIF + voting,
+# PLIF + SEW ADD blocks
+ZOO_SMALL = {
+    "tebn_cnn7": dict(input_shape=(16, 16, 2), time_steps=3),
+    "bpsta_convnet_nmnist": dict(widths=(8, 8, 8, 8), input_shape=(32, 32, 2), time_steps=3),
+    "sew7bnet": dict(channels=4, time_steps=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_SMALL))
+def test_spiking_zoo_architectures_export_to_onnx(name, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    keras.utils.set_random_seed(0)
+    model = snnzoo.load(name, weights=None, **ZOO_SMALL[name])
+    x = (np.random.default_rng(1).random((3,) + tuple(model.inputs[0].shape[1:])) * 30).astype("float32")
+    reference = np.asarray(keras.ops.convert_to_numpy(model(x)))
+    assert reference.std() > 1e-3  # spikes reach the readout: the comparison can fail
+    session = ort.InferenceSession(str(snnzoo.export(model, tmp_path / "m.onnx", format="onnx")),
+                                   providers=["CPUExecutionProvider"])
+    assert "PythonOp" not in {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0], reference,
+                               rtol=0, atol=ATOL)
+    step_path = snnzoo.export(model, tmp_path / "s.onnx", format="onnx_step")
+    spec = json.loads(read_metadata(step_path)["step"])
+    assert spec["initial_state"] == "zeros"
+    step = ort.InferenceSession(str(step_path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in step.get_outputs()]
+    state = {s["name"]: np.zeros([3 if d is None else d for d in s["shape"]], s["dtype"]) for s in spec["state"]}
+    for t, streamed in enumerate(_streamed(model, x)):
+        result = dict(zip(names, step.run(None, {"x_t": x[:, t], **state})))
+        np.testing.assert_allclose(result["outputs"], streamed, rtol=0, atol=ATOL, err_msg=f"step {t}")
+        state = {s["name"]: result[o["name"]] for s, o in zip(spec["state"], spec["state_out"])}
+    np.testing.assert_allclose(result["outputs"], reference, rtol=0, atol=ATOL)
