@@ -18,10 +18,18 @@ import warnings
 __all__ = ["add_metadata", "write_onnx", "write_onnx_step"]
 
 
+def _require_onnx():
+    try:
+        import onnx
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError('ONNX export needs the onnx package: pip install "snnzoo[onnx]"') from err
+    return onnx
+
+
 def add_metadata(path, metadata, output_names=None):
     """Write ``metadata`` into the ONNX file's ``metadata_props`` and rename its graph outputs
     to ``output_names`` (the exporters name them after internal nodes)."""
-    import onnx
+    onnx = _require_onnx()
 
     model = onnx.load(str(path))
     if output_names is not None:
@@ -52,10 +60,11 @@ def write_onnx(model, path, metadata):
     """Whole-sequence ONNX of ``model`` at ``path`` (current backend must export ONNX)."""
     import keras
 
-    # an explicit signature: Keras infers one only for a model that has been called
-    signature = [keras.InputSpec(shape=tuple(x.shape), dtype=x.dtype, name=x.name) for x in model.inputs]
     from snnzoo.backend.export_support import onnx_export_context
 
+    _require_onnx()  # before the trace, not after it
+    # an explicit signature: Keras infers one only for a model that has been called
+    signature = [keras.InputSpec(shape=tuple(x.shape), dtype=x.dtype, name=x.name) for x in model.inputs]
     with warnings.catch_warnings(), onnx_export_context():
         warnings.simplefilter("ignore")  # the tracers' warnings about constants folded in the trace
         model.export(str(path), format="onnx", verbose=False, input_signature=signature)
@@ -73,6 +82,7 @@ def write_onnx_step(model, streamer, path, metadata, step_spec):
     from snnzoo.backend.export_torch import onnx_export_function
     from snnzoo.deploy.step_spec import initial_state_numpy
 
+    _require_onnx()
     names = [s["name"] for s in step_spec["state"]]
     out_names = [s["name"] for s in step_spec["state_out"]]
     x_spec = step_spec["x_t"]
