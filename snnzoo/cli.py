@@ -40,8 +40,28 @@ def cmd_list(args):
 def cmd_info(args):
     from snnzoo.zoo.loader import model_info
 
-    print(json.dumps(model_info(args.name), indent=2))
+    info = model_info(args.name)
+    info["nir_exportable"] = _nir_verdict(args.name)
+    print(json.dumps(info, indent=2))
     return 0
+
+
+def _nir_verdict(name):
+    """``{"exportable": bool | None, "reason": str}``: :func:`snnzoo.nir.export.nir_exportability`
+    of the architecture, built with random weights (nothing is downloaded); ``None`` when the
+    ``nir`` package is not installed."""
+    from snnzoo.zoo.loader import load
+
+    try:
+        from snnzoo.nir import require_nir
+
+        require_nir()
+    except ImportError as err:
+        return {"exportable": None, "reason": str(err)}
+    from snnzoo.nir.export import nir_exportability
+
+    ok, reason = nir_exportability(load(name, weights=None))
+    return {"exportable": ok, "reason": reason}
 
 
 def cmd_convert(args):

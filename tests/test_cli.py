@@ -29,6 +29,13 @@ def test_list_and_info(capsys):
     assert main(["info", "sew_resnet34_csbp"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["accuracy"]["claimed"] == 67.62 and info["weights"]["size"] == 174_565_367
+    # SEW ResNet-34 max-pools after its stem: NIR has no max pooling (issue 17: info says why not)
+    assert info["nir_exportable"]["exportable"] is False
+    assert "max" in info["nir_exportable"]["reason"].lower()
+
+    assert main(["info", "fsnn_fmnist_ide"]) == 0
+    verdict = json.loads(capsys.readouterr().out)["nir_exportable"]
+    assert verdict["exportable"] is True and "subtract_reset=True" in verdict["reason"]
 
 
 def test_bad_input_gives_one_line_and_nonzero_exit(capsys):

@@ -6,7 +6,9 @@ returns a Keras model mapping ``[batch, time, *input]`` to ``[batch, time, *outp
 last). The ``nir`` package is an optional dependency: ``pip install "snnzoo[nir]"``.
 """
 
-__all__ = ["to_nir", "from_nir", "require_nir"]
+__all__ = ["to_nir", "from_nir", "require_nir", "NIRGraphLayer"]
+
+from snnzoo.nir.graph_layer import NIRGraphLayer  # noqa: E402  (keras + numpy only, not nir)
 
 
 def require_nir():
