@@ -35,8 +35,10 @@ def test_readme_has_the_documented_examples():
         assert name in joined
 
 
-def test_readme_python_blocks_run_in_order(shared_data, monkeypatch, capsys):
+def test_readme_python_blocks_run_in_order(shared_data, monkeypatch, capsys, tmp_path):
     import snnzoo
+
+    monkeypatch.chdir(tmp_path)  # the export examples write files into the working folder
     from snnzoo.zoo import weights as zoo_weights
 
     if keras.backend.backend() == "torch":
