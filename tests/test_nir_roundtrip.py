@@ -191,8 +191,8 @@ def test_zoo_list_covers_every_exportable_architecture():
         assert not ok, f"{name} is exportable: add it to ZOO ({reason})"
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.parity) if n == "fsnn_fmnist_ide" else n for n in sorted(ZOO)])
+@pytest.mark.parity  # issue 17: exact on all three backends for every exportable zoo architecture
+@pytest.mark.parametrize("name", sorted(ZOO))
 def test_roundtrip_zoo(name, tmp_path):
     import snnzoo
 
