@@ -348,6 +348,12 @@ def test_nested_functional_model_and_return_membrane():
     np.testing.assert_allclose(outs[-1][0], numpy(rate), atol=1e-6)
     np.testing.assert_allclose(np.stack([o[1] for o in outs], axis=1), numpy(v), atol=1e-6)
     assert 0 < numpy(rate).mean() < 1
+    # a Sequential, streamed itself and nested in a functional model
+    seq = keras.Sequential([keras.Input((3, 4)), LIF(), MeanOverTime(), keras.layers.Dense(2)])
+    wrapped = keras.Model(inp, seq(inp))
+    for m in (seq, wrapped):
+        outs, _ = stream(Streamer(m), x)
+        np.testing.assert_allclose(outs[-1], numpy(m(x)), atol=1e-6)
 
 
 # -- bad input --------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ class Streamer:
         # step's autograd graph alive through the state)
         outputs = [ops.stop_gradient(o) for o in outputs]
         new = tuple(ops.stop_gradient(v) for v in new)
-        return keras.tree.pack_sequence_as(self.model.output, outputs), (counter,) + new
+        return keras.tree.pack_sequence_as(self._graph.graph.output, outputs), (counter,) + new
 
     def _input(self, x_t):
         if isinstance(self.model, ZooImageModel):
