@@ -303,13 +303,20 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
     def simulate(self, x1, fb_kernel, masks=None):
         """Firing rate of the last layer after T steps (stop-gradient; :mod:`snnzoo.ide.simulation`)."""
         fbk = ops.stop_gradient(fb_kernel)
-        chain = [self._chain_eval(i, spec) for i, spec in enumerate(self.chain)]
+        chain = [self.chain_module(i, spec) for i, spec in enumerate(self.chain)]
         return simulate(x1, lambda s: module_apply(self.feedback, s, fbk), chain, self._shapes,
                         self.time_steps, self.v_threshold, self.decay,
                         sequence=self.input_mode == "sequence", masks=masks,
                         feedback_bias=self.fb_vars["bias"].value if self.feedback["use_bias"] else None)
 
-    def _chain_eval(self, i, spec):
+    @property
+    def layer_shapes(self):
+        """Per-sample shapes of the layers 0…n−1 of the feedback network (after ``build``)."""
+        return list(self._shapes)
+
+    def chain_module(self, i, spec):
+        """``s -> S_i(s)``: chain module ``i`` in inference mode (BN with moving statistics),
+        without gradient to its weights — one step of the simulation (``ide/simulation.py``)."""
         kernel = ops.stop_gradient(self.chain_vars[i]["kernel"].value)
         return lambda s: self._module_eval(spec, self.chain_vars[i], s, kernel, stop=True)
 

@@ -193,7 +193,7 @@ class BaseNeuron(keras.layers.Layer):
 
         def step(state, x_t):
             h = self.charge(state[0], x_t, params)
-            return self._fire_and_reset(h)
+            return self.fire_and_reset(h)
 
         def rest():  # V[-1] = V_reset (0 for soft reset)
             v0 = ops.zeros_like(inputs[:, 0])
@@ -202,10 +202,14 @@ class BaseNeuron(keras.layers.Layer):
         # the unrolled loop charges step 0 from rest in reduced form: no zeros tensor and ~5
         # tensor ops fewer per call, same values
         _, out = time_loop(step, rest, inputs,
-                           first_step=lambda x_0: self._fire_and_reset(self.charge_from_rest(x_0, params)))
+                           first_step=lambda x_0: self.fire_and_reset(self.charge_from_rest(x_0, params)))
         return out
 
-    def _fire_and_reset(self, h):
+    def fire_and_reset(self, h):
+        """One step's fire and reset of the charged membrane ``h`` (module docstring):
+        ``((V[t],), output)`` with output S[t], or ``(S[t], V[t])`` with ``return_membrane``. With
+        :meth:`charge` and :meth:`dynamics_params` this is the per-step API that the multi-step
+        loop and :class:`snnzoo.streaming.Streamer` share."""
         s = self.fire(h)
         v = self.reset(h, s)
         return (v,), ((s, v) if self.return_membrane else s)

@@ -643,7 +643,7 @@ class _Exporter:
         port = self.ready(port, layer, "the equilibrium layer")
         k = layer.decay
         ts = None if k is None else 1.0 / (1.0 - k)
-        shapes = layer._shapes
+        shapes = layer.layer_shapes
         base = layer.name
 
         def nir_shape(shape):

@@ -162,7 +162,7 @@ class NeuronRule(Rule):
         x = ops.cast(args[0], self.dtype)
         v = ops.cast(states[0], self.dtype)
         h = layer.charge(v, x, layer.dynamics_params())
-        (v,), out = layer._fire_and_reset(h)
+        (v,), out = layer.fire_and_reset(h)
         return keras.tree.flatten(out), [v]
 
 
@@ -210,7 +210,7 @@ class EquilibriumRule(Rule):
     def __init__(self, layer, out_kinds):
         super().__init__(layer, out_kinds)
         self.dtype = _float_dtype(layer)
-        shapes = [tuple(s) for s in layer._shapes]
+        shapes = [tuple(s) for s in layer.layer_shapes]
         self.n_layers = len(shapes)
         self.state_spec = ([(s, self.dtype, 0.0) for s in shapes]
                            + [(shapes[-1], self.dtype, 0.0), (shapes[-1], self.dtype, 0.0)])
@@ -237,7 +237,7 @@ class EquilibriumRule(Rule):
         u, s = fire(us[0] + fb + x)
         new_us = [u]
         for i, spec in enumerate(layer.chain):
-            u, s = fire(us[i + 1] + layer._chain_eval(i, spec)(s))
+            u, s = fire(us[i + 1] + layer.chain_module(i, spec)(s))
             new_us.append(u)
         acc = acc * lam + s if decay is not None else acc + s
         steps = ops.cast(counter + 1, dtype)

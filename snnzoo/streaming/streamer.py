@@ -207,8 +207,7 @@ class Streamer:
 
     def _input(self, x_t):
         if isinstance(self.model, ZooImageModel):
-            self.model._check(x_t)
-            x = self.model._scaled(ops.convert_to_tensor(x_t))
+            x = self.model.prepare_input(x_t)
         else:
             x = ops.convert_to_tensor(x_t)
         shape = tuple(x.shape)

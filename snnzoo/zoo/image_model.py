@@ -63,6 +63,12 @@ class ZooImageModel(keras.Model):
                 f"dtype {dtype}; convert them, e.g. x.astype('float32') / 255 for values 0..255"
             )
 
+    def prepare_input(self, x):
+        """``x`` as the graph inside takes it: the dtype checked, uint8 divided by 255 (the model's
+        own first step; :class:`snnzoo.streaming.Streamer` applies it to each step's input)."""
+        self._check(x)
+        return self._scaled(ops.convert_to_tensor(x))
+
     def _scaled(self, x):
         dtype = getattr(x, "dtype", None)
         if dtype is None or keras.backend.standardize_dtype(dtype) != "uint8":
