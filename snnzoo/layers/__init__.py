@@ -1,7 +1,7 @@
 """Keras layers for spiking neural networks (inputs [batch, time, ...features]).
 
-Neurons (:mod:`~snnzoo.layers.neurons`), time handling (:mod:`~snnzoo.layers.time`), batch
-normalisation over time (:mod:`~snnzoo.layers.normalization`), the SEW residual connection
+Neurons (:mod:`~snnzoo.layers.neurons`: IF, LIF, PLIF, CubaLIF), time handling
+(:mod:`~snnzoo.layers.time`), batch normalisation over time (:mod:`~snnzoo.layers.normalization`), the SEW residual connection
 (:mod:`~snnzoo.layers.sew_connect`), BP-STA's layers (:mod:`~snnzoo.layers.ndropout`,
 :mod:`~snnzoo.layers.voting`, :mod:`~snnzoo.layers.warmup_switch`; the method's callback is in
 :mod:`snnzoo.bpsta`) and IDE's equilibrium layers (:class:`FeedbackEquilibrium`,
@@ -9,7 +9,7 @@ normalisation over time (:mod:`~snnzoo.layers.normalization`), the SEW residual 
 """
 from snnzoo.layers.find import find_layers
 from snnzoo.layers.ndropout import NDropout
-from snnzoo.layers.neurons import IF, LIF, PLIF, BaseNeuron, tau_from_decay
+from snnzoo.layers.neurons import IF, LIF, PLIF, BaseNeuron, CubaLIF, tau_from_decay
 from snnzoo.layers.normalization import TEBN, TDBatchNorm
 from snnzoo.layers.sew_connect import SEWConnect
 from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
@@ -19,6 +19,6 @@ from snnzoo.layers.warmup_switch import WarmupSwitch
 # IDE's layers (the method is snnzoo.ide), last: they build on the layers above
 from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm  # noqa: E402
 
-__all__ = ["IF", "LIF", "PLIF", "BaseNeuron", "tau_from_decay", "TEBN", "TDBatchNorm", "find_layers",
+__all__ = ["IF", "LIF", "PLIF", "CubaLIF", "BaseNeuron", "tau_from_decay", "TEBN", "TDBatchNorm", "find_layers",
            "MeanOverTime", "RepeatTime", "TimeFold", "NDropout", "VotingLayer", "WarmupSwitch",
            "SEWConnect", "FeedbackEquilibrium", "RateBatchNorm"]

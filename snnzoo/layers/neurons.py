@@ -1,4 +1,4 @@
-"""Multi-step spiking neurons (IF, LIF, PLIF) over inputs [B, T, ...].
+"""Multi-step spiking neurons (IF, LIF, PLIF, CubaLIF) over inputs [B, T, ...].
 
 Discrete-time dynamics, per step t (SpikingJelly's neuronal charge / fire / reset; Fang et al.,
 "Incorporating learnable membrane time constant", ICCV 2021, Eq. 1–4)::
@@ -7,6 +7,7 @@ Discrete-time dynamics, per step t (SpikingJelly's neuronal charge / fire / rese
              LIF, decay_input:     H[t] = V[t-1] + (X[t] − (V[t-1] − V_reset)) / τ
              LIF, no decay_input:  H[t] = V[t-1] − (V[t-1] − V_reset) / τ + X[t]
              PLIF:                 as LIF with 1/τ = sigmoid(w), w learnable (one scalar per layer)
+             CubaLIF:              as LIF driven by a synaptic current I[t] (class docstring)
     fire                           S[t] = Θ(H[t] − V_th)         (surrogate gradient in backward)
     reset    hard (v_reset=float): V[t] = H[t]·(1 − S[t]) + V_reset·S[t]
              soft (v_reset=None):  V[t] = H[t] − V_th·S[t]      (V_reset counts as 0 in the charge)
@@ -74,10 +75,25 @@ def _check_positive(name, value):
     return value
 
 
+def _lif_charge(v, x, inv_tau, v_reset, decay_input):
+    """LIF charge (module docstring): V + (X − (V − V_reset))/τ, or V − (V − V_reset)/τ + X."""
+    leak = v if not v_reset else v - v_reset
+    if decay_input:
+        return v + (x - leak) * inv_tau
+    return v - leak * inv_tau + x
+
+
+def _lif_charge_from_rest(x, inv_tau, v_reset, decay_input):
+    """LIF charge from V[-1] = V_reset (V − V_reset = 0): V_reset + X/τ (decay_input) or V_reset + X."""
+    h = x * inv_tau if decay_input else x
+    return h + v_reset if v_reset else h
+
+
 class BaseNeuron(keras.layers.Layer):
     """Base class of the multi-step spiking neurons: the shared charge / fire / reset loop.
 
-    Subclasses define the charge (:class:`IF`, :class:`LIF`, :class:`PLIF`); fire and reset are
+    Subclasses define the charge (:class:`IF`, :class:`LIF`, :class:`PLIF`, :class:`CubaLIF`; the
+    latter also extends the state through :meth:`rest_values` / :meth:`step`); fire and reset are
     (module docstring)::
 
         S[t] = Θ(H[t] − V_th)                                     (surrogate gradient)
@@ -164,6 +180,23 @@ class BaseNeuron(keras.layers.Layer):
         """Tensors computed once per call and passed to :meth:`charge` (e.g. PLIF's 1/τ)."""
         return None
 
+    def rest_values(self):
+        """The state at rest (t = −1) as constants, one per state tensor, the membrane V first:
+        ``(V_reset,)`` (0 for soft reset). Neurons with more state (:class:`CubaLIF`'s synaptic
+        current) extend the tuple and :meth:`step`."""
+        return (self.v_reset or 0.0,)
+
+    def step(self, state, x, params):
+        """One time step: the state after step t − 1 (the tuple :meth:`rest_values` describes) and
+        the input X[t] -> ``(state after step t, output)``: :meth:`charge`, then
+        :meth:`fire_and_reset`."""
+        return self.fire_and_reset(self.charge(state[0], x, params))
+
+    def step_from_rest(self, x, params):
+        """:meth:`step` from the resting state (the first step), in :meth:`charge_from_rest`'s
+        reduced form."""
+        return self.fire_and_reset(self.charge_from_rest(x, params))
+
     def fire(self, h):
         if self._bpsa is not None:
             return self._bpsa(h)
@@ -192,24 +225,22 @@ class BaseNeuron(keras.layers.Layer):
         params = self.dynamics_params()
 
         def step(state, x_t):
-            h = self.charge(state[0], x_t, params)
-            return self.fire_and_reset(h)
+            return self.step(state, x_t, params)
 
-        def rest():  # V[-1] = V_reset (0 for soft reset)
+        def rest():  # V[-1] = V_reset (0 for soft reset), and any further state at rest
             v0 = ops.zeros_like(inputs[:, 0])
-            return (v0 + self.v_reset,) if self.v_reset else (v0,)
+            return tuple(v0 + fill if fill else v0 for fill in self.rest_values())
 
         # the unrolled loop charges step 0 from rest in reduced form: no zeros tensor and ~5
         # tensor ops fewer per call, same values
-        _, out = time_loop(step, rest, inputs,
-                           first_step=lambda x_0: self.fire_and_reset(self.charge_from_rest(x_0, params)))
+        _, out = time_loop(step, rest, inputs, first_step=lambda x_0: self.step_from_rest(x_0, params))
         return out
 
     def fire_and_reset(self, h):
         """One step's fire and reset of the charged membrane ``h`` (module docstring):
         ``((V[t],), output)`` with output S[t], or ``(S[t], V[t])`` with ``return_membrane``. With
-        :meth:`charge` and :meth:`dynamics_params` this is the per-step API that the multi-step
-        loop and :class:`snnzoo.streaming.Streamer` share."""
+        :meth:`charge`, :meth:`dynamics_params`, :meth:`rest_values` and :meth:`step` this is the
+        per-step API that the multi-step loop and :class:`snnzoo.streaming.Streamer` share."""
         s = self.fire(h)
         v = self.reset(h, s)
         return (v,), ((s, v) if self.return_membrane else s)
@@ -318,15 +349,10 @@ class LIF(BaseNeuron):
         return 1.0 / self.tau
 
     def charge(self, v, x, inv_tau):
-        leak = v if not self.v_reset else v - self.v_reset
-        if self.decay_input:
-            return v + (x - leak) * inv_tau
-        return v - leak * inv_tau + x
+        return _lif_charge(v, x, inv_tau, self.v_reset, self.decay_input)
 
     def charge_from_rest(self, x, inv_tau):
-        # V[-1] − V_reset = 0: H = V_reset + X/τ (decay_input) or V_reset + X
-        h = x * inv_tau if self.decay_input else x
-        return h + self.v_reset if self.v_reset else h
+        return _lif_charge_from_rest(x, inv_tau, self.v_reset, self.decay_input)
 
     def get_config(self):
         config = super().get_config()
@@ -393,4 +419,106 @@ class PLIF(LIF):
         config = super().get_config()
         config.pop("tau")
         config["init_tau"] = self.init_tau
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnzoo")
+class CubaLIF(BaseNeuron):
+    """Current-based LIF neuron: a synaptic current I low-pass filters the input and charges an
+    LIF membrane (the CuBa-LIF of NIR, Pedersen et al., Nature Communications 2024; snnTorch's
+    ``Synaptic``, Eshraghian et al., Proc. IEEE 2023). Per step t, with I[−1] = 0::
+
+        synapse   decay_input=True:   I[t] = I[t−1] + (X[t] − I[t−1]) / τ_syn
+                  decay_input=False:  I[t] = (1 − 1/τ_syn)·I[t−1] + X[t]
+        membrane  H[t] = LIF(tau=τ_mem, decay_input) charge driven by I[t]:
+                  decay_input=True:   H[t] = V[t−1] + (I[t] − (V[t−1] − V_reset)) / τ_mem
+                  decay_input=False:  H[t] = V[t−1] − (V[t−1] − V_reset) / τ_mem + I[t]
+        fire / reset as every :class:`BaseNeuron` (hard to V_reset, or soft with v_reset=None)
+
+    The state is (V, I); the reset acts on V only. ``decay_input=False`` with α = 1 − 1/τ_syn,
+    β = 1 − 1/τ_mem is snnTorch's ``Synaptic(alpha=α, beta=β, reset_delay=False)`` (``"zero"``
+    ↔ ``v_reset=0.0``, ``"subtract"`` ↔ ``v_reset=None``), spike for spike, except that snnTorch
+    fires at V > V_th (snnzoo: V ≥ V_th) and, for ``"subtract"``, fires on V − V_th in the step
+    after a membrane left at or above V_th by a subtraction (V ≥ 2·V_th before the reset). With
+    snnTorch's default ``reset_delay=True`` the reset of step t is applied in step t + 1 (the
+    threshold is subtracted undecayed; ``"zero"`` also drops that step's input): not the same
+    recursion. NIR export: ``nir.CubaLIF`` (docs/nir.md).
+
+    Args:
+        tau_syn: synaptic time constant τ_syn ≥ 1 in steps (per-step decay 1 − 1/τ_syn; τ_syn = 1
+            with ``decay_input=True`` passes I[t] = X[t], i.e. a plain :class:`LIF`).
+        tau_mem: membrane time constant τ_mem ≥ 1 in steps (per-step decay 1 − 1/τ_mem).
+        v_threshold: firing threshold V_th.
+        v_reset: hard-reset potential; ``None`` = soft (subtract) reset.
+        surrogate: surrogate-gradient name or object (see :class:`BaseNeuron`).
+        detach_reset: stop the gradient through the spike in the reset.
+        decay_input: whether the input of each stage is divided by its τ (SpikingJelly's
+            form); False is snnTorch's α/β form.
+        return_membrane: also return the membrane potential V (after the reset).
+        **kwargs: further :class:`BaseNeuron` arguments (``adjust``, ``bpta_alpha``) and
+            standard Keras layer arguments.
+
+    Call arguments:
+        inputs: float tensor ``[batch, time, ...features]``.
+
+    Returns:
+        Spikes of the input's shape (0.0 / 1.0), or ``(spikes, membrane)``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from snnzoo.layers import CubaLIF
+
+    x = np.full((2, 8, 16), 1.5, "float32")                   # [batch, T, features]
+    spikes = CubaLIF(tau_syn=4.0, tau_mem=2.0)(x)             # [2, 8, 16] of 0.0 / 1.0
+    ```
+    """
+
+    def __init__(self, tau_syn=2.0, tau_mem=2.0, v_threshold=1.0, v_reset=0.0, surrogate="atan",
+                 detach_reset=False, decay_input=True, return_membrane=False, **kwargs):
+        for name, tau in (("tau_syn", tau_syn), ("tau_mem", tau_mem)):
+            if not float(tau) >= 1.0:
+                raise ValueError(
+                    f"{name} must be >= 1 (the per-step decay factor is 1 - 1/{name} in [0, 1)), got "
+                    f"{tau}; to set a decay factor k use {name}=snnzoo.layers.tau_from_decay(k)")
+        self.tau_syn = float(tau_syn)
+        self.tau_mem = float(tau_mem)
+        self.decay_input = bool(decay_input)
+        super().__init__(v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate,
+                         detach_reset=detach_reset, return_membrane=return_membrane, **kwargs)
+
+    def dynamics_params(self):
+        """``(1/τ_mem, 1/τ_syn)``."""
+        return 1.0 / self.tau_mem, 1.0 / self.tau_syn
+
+    def synapse(self, i, x, inv_tau_syn):
+        """I[t] from I[t − 1] and X[t] (class docstring)."""
+        if self.decay_input:
+            return i + (x - i) * inv_tau_syn
+        return i - i * inv_tau_syn + x
+
+    def charge(self, v, i, params):
+        return _lif_charge(v, i, params[0], self.v_reset, self.decay_input)
+
+    def charge_from_rest(self, i, params):
+        return _lif_charge_from_rest(i, params[0], self.v_reset, self.decay_input)
+
+    def rest_values(self):
+        return super().rest_values() + (0.0,)  # (V, I): I[−1] = 0
+
+    def step(self, state, x, params):
+        v, i = state
+        i = self.synapse(i, x, params[1])
+        (v,), out = self.fire_and_reset(self.charge(v, i, params))
+        return (v, i), out
+
+    def step_from_rest(self, x, params):
+        i = x * params[1] if self.decay_input else x  # I[−1] = 0
+        (v,), out = self.fire_and_reset(self.charge_from_rest(i, params))
+        return (v, i), out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(tau_syn=self.tau_syn, tau_mem=self.tau_mem, decay_input=self.decay_input)
         return config

@@ -9,6 +9,9 @@ Euler; docs/nir.md has the table both ways)::
     snnzoo LIF(τ, decay_input=False)  ↔  NIR LIF(tau=τ·dt, r=τ, v_leak=0)
     snnzoo PLIF                       ↔  NIR LIF with its learned τ = 1/sigmoid(w)
     snnzoo IF                         ↔  NIR IF(r=1/dt)                      v ← v + dt·r·I
+    snnzoo CubaLIF(τs, τm, decay_input=True)   ↔  NIR CubaLIF(tau_syn=τs·dt, tau_mem=τm·dt, w_in=1, r=1)
+    snnzoo CubaLIF(τs, τm, decay_input=False)  ↔  NIR CubaLIF(tau_syn=τs·dt, tau_mem=τm·dt, w_in=τs, r=τm)
+        i ← i + (dt/tau_syn)(w_in·x − i);   v ← v + (dt/tau_mem)(v_leak − v + r·i)
     spike  S = Θ(v − v_threshold), hard reset to 0 (NIR has no reset field before nir 1.0.5)
 
 Layers: Conv1D/Conv2D (zero padding folded into the NIR padding; asymmetric "same" refused),
@@ -565,12 +568,20 @@ class _Exporter:
         return dataclasses.replace(port, after_readout=True)
 
     # -- neurons ------------------------------------------------------------------------------
-    def _neuron_node(self, layer, shape, ts, decay_input, v_threshold, soft):
+    def _neuron_node(self, layer, shape, ts, decay_input, v_threshold, soft, ts_syn=None):
         nir = self.nir
         ones = np.ones(shape, np.float32)
         vth = ones * np.float32(v_threshold)
         if ts is None:
             node = nir.IF(r=ones / np.float32(self.dt), v_threshold=vth)
+        elif ts_syn is not None:  # CubaLIF: w_in, r = 1 (decay_input) or τ_syn, τ_mem (docs/nir.md)
+            kwargs = {}
+            if "v_reset" in getattr(nir.CubaLIF, "__dataclass_fields__", {}) and not soft:
+                kwargs["v_reset"] = ones * 0
+            node = nir.CubaLIF(tau_syn=ones * np.float32(ts_syn * self.dt),
+                               tau_mem=ones * np.float32(ts * self.dt), r=ones if decay_input else ones * np.float32(ts), v_leak=ones * 0,
+                               v_threshold=vth, w_in=ones if decay_input else ones * np.float32(ts_syn),
+                               **kwargs)
         else:
             r = ones if decay_input else ones * np.float32(ts)
             kwargs = {}
@@ -586,7 +597,7 @@ class _Exporter:
         return node
 
     def neuron(self, layer, port):
-        from snnzoo.layers.neurons import IF, LIF, PLIF
+        from snnzoo.layers.neurons import IF, LIF, PLIF, CubaLIF
 
         if port.after_readout:
             _refuse(layer, "a spiking neuron after the time-mean readout")
@@ -596,7 +607,10 @@ class _Exporter:
             _refuse(layer, f"hard reset to v_reset={layer.v_reset} ≠ 0: NIR neurons start at and "
                            "reset to 0")
         port = self.ready(port, layer, "a spiking neuron")
-        if isinstance(layer, PLIF):
+        ts_syn = None
+        if isinstance(layer, CubaLIF):
+            ts, ts_syn, decay_input = layer.tau_mem, layer.tau_syn, layer.decay_input
+        elif isinstance(layer, PLIF):
             w = float(_np(layer.w))
             ts, decay_input = 1.0 + np.exp(-w), layer.decay_input  # 1/sigmoid(w)
         elif isinstance(layer, LIF):
@@ -606,7 +620,7 @@ class _Exporter:
         else:
             _refuse(layer, "an unknown neuron model")
         soft = layer.v_reset is None
-        node = self._neuron_node(layer, port.nir_shape(), ts, decay_input, layer.v_threshold, soft)
+        node = self._neuron_node(layer, port.nir_shape(), ts, decay_input, layer.v_threshold, soft, ts_syn)
         nm = self.add(layer.name, node, port.sources)
         if soft:
             self.soft.append(nm)

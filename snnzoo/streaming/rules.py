@@ -15,6 +15,7 @@ before this one)::
 
     neurons (IF/LIF/PLIF, BPSA/BPTA):  H = charge(V, X[t]); S = fire(H); V = reset(H, S)
                                        (the layer's own methods; V[-1] = V_reset, 0 for soft reset)
+    CubaLIF:                           I = synapse(I, X[t]), then as above with I for X[t]; I[-1] = 0
     TimeFold(inner):                   Y[t] = inner(X[t])
     RepeatTime:                        Y[t] = x   (the static input, every step)
     TDBatchNorm / BN (channels last):  Y[t] = γ·(X[t] − μ_run)/√(σ²_run + ε) + β   (inference)
@@ -150,20 +151,21 @@ class RepeatRule(Rule):
 
 
 class NeuronRule(Rule):
-    """A :class:`~snnzoo.layers.BaseNeuron`: one charge → fire → reset with the layer's methods."""
+    """A :class:`~snnzoo.layers.BaseNeuron`: one charge → fire → reset with the layer's own
+    :meth:`~snnzoo.layers.BaseNeuron.step`; the state is the layer's (V, and CubaLIF's synaptic
+    current I), at rest :meth:`~snnzoo.layers.BaseNeuron.rest_values`."""
 
     def __init__(self, layer, out_kinds, shape):
         super().__init__(layer, out_kinds)
         self.dtype = _float_dtype(layer)
-        self.state_spec = [(shape, self.dtype, layer.v_reset or 0.0)]
+        self.state_spec = [(shape, self.dtype, fill) for fill in layer.rest_values()]
 
     def step(self, args, kwargs, states, counter):
         layer = self.layer
         x = ops.cast(args[0], self.dtype)
-        v = ops.cast(states[0], self.dtype)
-        h = layer.charge(v, x, layer.dynamics_params())
-        (v,), out = layer.fire_and_reset(h)
-        return keras.tree.flatten(out), [v]
+        state = tuple(ops.cast(s, self.dtype) for s in states)
+        state, out = layer.step(state, x, layer.dynamics_params())
+        return keras.tree.flatten(out), list(state)
 
 
 class BatchNormRule(Rule):
