@@ -115,7 +115,7 @@ def _examples():
     """One instance per registered snnzoo class, every constructor argument off its default."""
     from snnzoo import surrogates as s
     from snnzoo.chaos import ChaosAnnealing, ChaosProbe, ChaoticRegularizer
-    from snnzoo.layers import IF, LIF, PLIF, TEBN, MeanOverTime, RepeatTime, TDBatchNorm, TimeFold
+    from snnzoo.layers import IF, LIF, PLIF, TEBN, CubaLIF, MeanOverTime, RepeatTime, TDBatchNorm, TimeFold
     from snnzoo.bpsta import ANNWarmup
     from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
     from snnzoo.layers import NDropout, SEWConnect, VotingLayer, WarmupSwitch
@@ -131,6 +131,7 @@ def _examples():
         IF(adjust="bpsa+bpta", bpta_alpha=0.3, **neuron),
         LIF(tau=3.0, decay_input=False, **neuron),
         PLIF(init_tau=4.0, decay_input=False, **neuron),
+        CubaLIF(tau_syn=3.0, tau_mem=5.0, decay_input=False, adjust="bpta", bpta_alpha=0.4, **neuron),
         TDBatchNorm(alpha=0.5, v_threshold=0.8, momentum=0.8, epsilon=1e-4, name="tdbn"),
         TEBN(time_steps=3, momentum=0.8, epsilon=1e-4, name="tebn"),
         TimeFold(keras.layers.Conv2D(3, 2, name="c"), name="tf"),
