@@ -86,14 +86,15 @@ def _reference(x, tau_syn, tau_mem, v_threshold, v_reset, decay_input):
 @pytest.mark.parity
 @pytest.mark.parametrize("decay_input", [True, False])
 @pytest.mark.parametrize("v_reset", [0.0, None, -0.3])
-def test_matches_numpy_reference(float64, decay_input, v_reset):
+@pytest.mark.parametrize("steps", [T, 5])  # the compiled loop (T > UNROLL_MAX) and the unrolled one
+def test_matches_numpy_reference(float64, decay_input, v_reset, steps):
     scale, offset = (0.8, 0.6) if decay_input else (0.4, 0.02)  # I is ~τ_syn·X without decay_input
-    x = np.random.default_rng(0).standard_normal((B, T, N)) * scale + offset
+    x = np.random.default_rng(0).standard_normal((B, steps, N)) * scale + offset
     layer = CubaLIF(tau_syn=3.0, tau_mem=1.7, v_threshold=0.6, v_reset=v_reset, decay_input=decay_input,
                     return_membrane=True)
     s, v = _run(layer, x)
     ref_s, ref_v = _reference(x, 3.0, 1.7, 0.6, v_reset, decay_input)
-    assert 0.05 < ref_s.mean() < 0.6, f"degenerate test: firing rate {ref_s.mean():.3f}"
+    assert 0.005 < ref_s.mean() < 0.6, f"degenerate test: firing rate {ref_s.mean():.3f}"
     np.testing.assert_array_equal(s, ref_s)
     np.testing.assert_allclose(v, ref_v, rtol=1e-12, atol=1e-12)
 
