@@ -46,9 +46,9 @@ CASES = {
     "tebn_cnn7": dict(input_shape=(16, 16, 2), time_steps=3),                        # TEBN p[t]
     "bpsta_convnet_nmnist": dict(widths=(8, 8, 8, 8), input_shape=(32, 32, 2), time_steps=3),  # BPSA+BPTA, voting
 }
-# fast on every backend (JAX/TF run this subset): IDE constant + sequence input, BPSA+BPTA
-# neurons with NDropout and voting; PLIF/SEW/tdBN: the real 7B-Net checkpoint test below
-PARITY = ("fsnn_fmnist_ide", "fsnn_nmnist_ide", "bpsta_convnet_nmnist")
+# issue 18: streamed == multi-step for every zoo architecture on all three backends (JAX/TF
+# run every case too)
+PARITY = tuple(CASES)
 
 
 @pytest.fixture
