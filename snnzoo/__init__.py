@@ -4,7 +4,7 @@ import os as _os
 __version__ = "0.1.0"
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras may import TensorFlow
 
-__all__ = ["__version__", "layers", "surrogates", "list_models", "model_info", "load", "export"]
+__all__ = ["__version__", "layers", "surrogates", "list_models", "model_info", "load", "export", "profile"]
 
 from snnzoo import config  # noqa: E402
 
@@ -50,10 +50,12 @@ def __getattr__(name):
     import importlib
 
     if name in ("bpsta", "chaos", "ide", "losses", "data", "models", "zoo", "convert", "nir", "streaming",
-                "deploy"):
+                "deploy", "profiling", "plot"):
         return importlib.import_module(f"snnzoo.{name}")
     if name in ("list_models", "model_info", "load"):
         return getattr(importlib.import_module("snnzoo.zoo"), name)
     if name == "export":
         return importlib.import_module("snnzoo.deploy").export
+    if name == "profile":
+        return importlib.import_module("snnzoo.profiling").profile
     raise AttributeError(f"module 'snnzoo' has no attribute {name!r}")
