@@ -32,7 +32,8 @@ def _all_layers(model):
 
 def resolve_layers(model, layers):
     """``layers`` (names, ``"outer/inner"`` paths, layer objects, or one of them) as a list of
-    ``(key, layer)``; a name not in ``model`` raises one ``ValueError`` listing the names."""
+    ``(key, layer)``: the key is the item as given (a name, or the layer object itself); a name
+    not in ``model`` raises one ``ValueError`` listing the names."""
     if isinstance(layers, (str, keras.layers.Layer)):
         layers = [layers]
     everything = _all_layers(model)
@@ -46,7 +47,7 @@ def resolve_layers(model, layers):
     out = []
     for item in layers:
         if isinstance(item, keras.layers.Layer):
-            key, layer = item.name, item
+            key, layer = item, item
         else:
             name = str(item).rsplit("/", 1)[-1]
             if name not in by_name:
@@ -126,7 +127,8 @@ def record_outputs(model, x, layers, training=False):
         training: passed to the model (default: inference, as ``model.predict``).
 
     Returns:
-        ``{name: numpy array}`` in the order given; a neuron layer with ``return_membrane=True``
+        ``{name: numpy array}`` in the order given (keyed by the layer object where one was
+        given); a neuron layer with ``return_membrane=True``
         gives its ``(spikes, membrane)`` as a list of two arrays. A layer the forward pass never
         called raises ``ValueError``; a shared layer gives its last call's output.
     """
