@@ -21,16 +21,18 @@ def _model(neuron):
     cur = TimeFold(keras.layers.Dense(7, name="fc1_2d"), name="fc1")(RepeatTime(T)(inp))
     spikes = neuron(cur)
     out = keras.layers.Dense(3, name="head")(MeanOverTime()(spikes))
-    return keras.Model(inp, out)
+    model = keras.Model(inp, out)
+    rs = np.random.RandomState(3)  # the same weights on every backend
+    model.get_layer("fc1").set_weights([rs.uniform(-0.5, 1.2, (5, 7)), rs.uniform(0.0, 0.3, (7,))])
+    model.get_layer("head").set_weights([rs.normal(size=(7, 3)), rs.normal(size=(3,))])
+    return model
 
 
 def _lif_model():
-    keras.utils.set_random_seed(1)
     return _model(LIF(tau=2.0, v_reset=0.0, name="lif"))
 
 
 def _plif_model():
-    keras.utils.set_random_seed(2)
     model = _model(PLIF(init_tau=2.0, v_reset=None, decay_input=False, v_threshold=0.8, name="lif"))
     model.get_layer("lif").w.assign(0.7)  # 1/tau = sigmoid(0.7): not the initial value
     return model

@@ -6,7 +6,7 @@ global figure list grows, and the functions work in scripts, notebooks and headl
 """
 import numpy as np
 
-__all__ = ["figure", "finish", "find_layer", "record_layer", "to_numpy"]
+__all__ = ["figure", "finish", "find_layer", "record_layer", "suptitle", "to_numpy"]
 
 _INSTALL = 'snnzoo.plot needs matplotlib: pip install "snnzoo[plot]"'
 
@@ -31,6 +31,13 @@ def finish(fig, path=None, dpi=100):
     if path is not None:
         fig.savefig(path, dpi=dpi, format="png")
     return fig
+
+
+def suptitle(fig, text, width=72):
+    """The figure title, wrapped to lines of ``width`` characters."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(str(text), width), fontsize="medium")
 
 
 def to_numpy(x, name="input"):

@@ -16,7 +16,7 @@ Inputs:
 """
 import numpy as np
 
-from snnzoo.plot._style import figure, finish, to_numpy
+from snnzoo.plot._style import figure, finish, suptitle, to_numpy
 
 __all__ = ["chaos", "local_lyapunov", "moving_average"]
 
@@ -149,5 +149,5 @@ def chaos(history=None, lyapunov=None, smooth=None, path=None, title=None):
         ax.legend(loc="upper right", fontsize="small")
         ax.grid(alpha=0.3)
         ax.set_title(f"λ over the first tenth {early:+.3f}, last tenth {late:+.3f}", fontsize="medium", loc="left")
-    fig.suptitle(title or "CSBP: chaos over training")
+    suptitle(fig, title or "CSBP: chaos over training")
     return finish(fig, path)

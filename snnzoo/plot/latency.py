@@ -8,7 +8,7 @@ label], and the fraction of samples whose prediction after k steps is already th
 """
 import numpy as np
 
-from snnzoo.plot._style import figure, finish, to_numpy
+from snnzoo.plot._style import figure, finish, suptitle, to_numpy
 
 __all__ = ["latency", "step_predictions"]
 
@@ -104,7 +104,7 @@ def latency(source, x=None, y=None, batch_size=256, path=None, title=None):
     ax.plot(steps, acc, marker="o", color="C0", label="accuracy")
     for t, a in zip(steps, acc):
         if acc.size <= 12:
-            ax.annotate(f"{a:.1f}", (t, a), textcoords="offset points", xytext=(0, 6), ha="center",
+            ax.annotate(f"{a:.1f}", (t, a), textcoords="offset points", xytext=(0, -13), ha="center",
                         fontsize="x-small")
     if settled is not None:
         ax.plot(steps, settled, marker="s", ms=4, ls="--", color="C2",
@@ -117,5 +117,5 @@ def latency(source, x=None, y=None, batch_size=256, path=None, title=None):
         ax.set_xticks(steps)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    ax.set_title(title or ("accuracy vs time steps" + (f" ({n} samples)" if n else "")))
+    suptitle(fig, title or ("accuracy vs time steps" + (f" ({n} samples)" if n else "")))
     return finish(fig, path)

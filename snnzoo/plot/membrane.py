@@ -11,7 +11,7 @@ itself gains no layer and no weight, and its outputs stay the same.
 """
 import numpy as np
 
-from snnzoo.plot._style import figure, find_layer, finish, record_layer, to_numpy
+from snnzoo.plot._style import figure, find_layer, finish, record_layer, suptitle, to_numpy
 
 __all__ = ["membrane", "membrane_traces"]
 
@@ -119,7 +119,8 @@ def membrane(model, x, layer, neurons=None, sample=0, path=None, title=None):
     for k, i in enumerate(neurons):
         top.plot(steps, cur[:, i], marker=".", color=f"C{k}", label=label(i))
     top.set_ylabel("input X[t]")
-    top.legend(fontsize="small", loc="best")
+    top.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=min(3, len(neurons)),
+               frameon=False)
     top.grid(alpha=0.3)
     for k, (ax, i) in enumerate(zip(axes[1:], neurons)):
         ax.plot(steps, mem[:, i], marker="o", ms=3, color=f"C{k}", label="V[t] after reset")
@@ -131,9 +132,9 @@ def membrane(model, x, layer, neurons=None, sample=0, path=None, title=None):
         ax.set_ylabel("V")
         ax.set_title(f"{label(i)}: {fired.size} spike{'s' if fired.size != 1 else ''}", fontsize="small", loc="left")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize="small", loc="best")
+    axes[1].legend(fontsize="small", loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, frameon=False)
     axes[-1].set_xlabel("time step t")
     if len(steps) <= 20:
         axes[-1].set_xticks(steps)
-    fig.suptitle(title or f"membrane of '{traces['layer']}' (sample {sample})")
+    suptitle(fig, title or f"membrane of '{traces['layer']}' (sample {sample})")
     return finish(fig, path)

@@ -6,7 +6,7 @@ are recorded from ``(model, x, layer)`` in one inference pass without changing t
 """
 import numpy as np
 
-from snnzoo.plot._style import figure, find_layer, finish, record_layer, to_numpy
+from snnzoo.plot._style import figure, find_layer, finish, record_layer, suptitle, to_numpy
 
 __all__ = ["raster"]
 
@@ -100,5 +100,5 @@ def raster(spikes, x=None, layer=None, sample=0, neurons=None, max_neurons=400, 
     ax_rate.grid(axis="y", alpha=0.3)
     label = f"'{name}'" if name else "spikes"
     where = f", sample {sample}" if arr.ndim >= 3 else ""
-    fig.suptitle(title or f"spike raster of {label}{where}: {int(one.sum())} spikes, rate {one.mean():.3f}")
+    suptitle(fig, title or f"spike raster of {label}{where}: {int(one.sum())} spikes, rate {one.mean():.3f}")
     return finish(fig, path)

@@ -5,7 +5,7 @@ the samples (:mod:`snnzoo.metrics`): r = Σ s / (B·T·N).
 """
 import numpy as np
 
-from snnzoo.plot._style import figure, finish
+from snnzoo.plot._style import figure, finish, suptitle
 
 __all__ = ["rates"]
 
@@ -72,5 +72,5 @@ def rates(source, x=None, batch_size=None, path=None, title=None):
         ax.text(v, p, f" {v:.3f}", va="center", fontsize="x-small")
     ax.set_xlabel("firing rate (spikes per neuron per time step)")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(title or f"firing rate per layer (mean {r.mean():.3f})")
+    suptitle(fig, title or f"firing rate per layer (mean {r.mean():.3f})")
     return finish(fig, path)
