@@ -1,5 +1,6 @@
 """Command line: ``snnzoo list | info NAME | eval NAME [--data DIR] | predict NAME FILE... |
-convert NAME CKPT OUT | export NAME|FILE.keras --format F OUT | train RECIPE | publish RUN_DIR NAME``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code;
+convert NAME CKPT OUT | export NAME|FILE.keras --format F OUT | profile NAME|FILE.keras | train RECIPE |
+publish RUN_DIR NAME``. Bad input ends with one ``snnzoo: error: ...`` line and a non-zero exit code;
 Ctrl-C ends with one ``snnzoo: interrupted`` line and exit code 130."""
 import argparse
 import json
@@ -130,6 +131,33 @@ def cmd_export(args):
     return 0
 
 
+def cmd_profile(args):
+    from snnzoo.data.checksums import DataNotFoundError
+    from snnzoo.evaluate import one_line_error
+    from snnzoo.profiling.profile import profile_dataset
+
+    if args.limit is not None and args.limit < 1:
+        raise CLIError(f"--limit must be >= 1, got {args.limit}")
+    weights = None if str(args.weights).lower() == "none" else args.weights
+    try:
+        p = profile_dataset(args.model, data_dir=args.data, split=args.split, limit=args.limit,
+                            batch_size=args.batch_size, dataset=args.dataset, weights=weights,
+                            progress=not args.quiet, latency=not args.no_latency)
+    except DataNotFoundError as err:
+        raise FileNotFoundError(one_line_error(err)) from None
+    print(f"{p.model_name} on {p.dataset}:")
+    print(p)
+    if args.csv:
+        p.to_csv(args.csv)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        from snnzoo.plot import rates
+
+        rates(p, path=args.plot, title=f"{p.model_name}: firing rate per layer")
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="snnzoo", description="Spiking neural network model zoo (Keras 3).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -162,6 +190,23 @@ def build_parser():
     p.add_argument("--per-step-readout", action="store_true",
                    help="NIR: export a time-average readout per step (recorded in the graph's metadata)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("profile", help="synaptic operations (AC/MAC), energy, firing rates and latency "
+                                       "per layer on the real test set")
+    p.add_argument("model", help="registry name, or a .keras file (then pass --dataset)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="data root with one sub-folder per data set (default $SNNZOO_DATA)")
+    p.add_argument("--dataset", default=None, help="data set for a .keras file (e.g. fashion_mnist)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="profile N samples spread over the split (default: all)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="B")
+    p.add_argument("--split", default="test", choices=("test", "train"))
+    p.add_argument("--weights", default="default",
+                   help="for a registry name: 'default', 'none' or a weights/checkpoint file")
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="bar chart of the firing rates")
+    p.add_argument("--csv", default=None, metavar="OUT.csv", help="write the table as CSV")
+    p.add_argument("--no-latency", action="store_true", help="skip the step-by-step latency pass")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_profile)
     from snnzoo.evaluate import add_eval_arguments, run_eval
     from snnzoo.predict import add_predict_arguments, run_predict
     from snnzoo.training.publish import add_publish_arguments, cli_publish

@@ -10,6 +10,8 @@ for a synaptic layer with input x and fan-out F(i) of input element i (the numbe
     AC  = Σ_i x_i · F(i)            if x holds non-negative integers (spikes, spike counts)
     MAC = Σ_i F(i)                  otherwise (every element, zeros included: a dense ANN layer)
 
+(in a model with T > 1, a layer that runs once per sample on a tensor without a time axis — a
+readout on a time mean — is always real-valued: MAC),
 summed over batch, time steps, positions and channels (the same rule as SpikingJelly's
 ``SynOpCounter`` for spike-driven convolutions and matrix products). The fan-out is exact at
 the borders: for a convolution along one axis with input length n, kernel k, stride s,
@@ -111,6 +113,15 @@ def is_spiking(x):
     return bool(x.size) and bool(np.all(x >= 0)) and bool(np.all(x == np.round(x)))
 
 
+def _event_driven(x, steps, time_steps):
+    """Spike-driven input: non-negative integers, seen step by step. In a model with T > 1
+    steps, a layer called once on a tensor without a time axis (a readout on a time mean or on
+    IDE's rate) is real-valued even if a batch happens to hold only integers (e.g. all zeros)."""
+    if time_steps and time_steps > 1 and steps == 1:
+        return False
+    return is_spiking(x)
+
+
 def _inner(layer):
     return layer.layer if isinstance(layer, TimeFold) else layer
 
@@ -196,7 +207,7 @@ def count_layer(layer, x, y, batch, time_steps):
         per_frame, weighted = _synaptic(inner, x)
         frames = x.size // (per_frame_inputs(inner, x) or 1)
         out = dict(zero, ann_mac=float(per_frame) * frames / (batch * steps))
-        if is_spiking(x):
+        if _event_driven(x, steps, time_steps):
             out["ac"] = weighted
         else:
             out["mac"] = float(per_frame) * frames
@@ -208,11 +219,11 @@ def count_layer(layer, x, y, batch, time_steps):
         steps = _steps(layer, y, time_steps)
         if isinstance(inner, VotingLayer):  # a group mean: every input element is added once
             ann = xs[0].size / batch / steps
-            spiking = is_spiking(xs[0])
+            spiking = _event_driven(xs[0], steps, time_steps)
             ac = float(np.count_nonzero(xs[0])) if spiking else float(xs[0].size)
         else:
             ann = y.size / batch / steps
-            spiking = all(is_spiking(v) for v in xs)
+            spiking = all(_event_driven(v, steps, time_steps) for v in xs)
             ac = float(sum(np.count_nonzero(v) for v in xs)) if spiking else float(y.size)
         return dict(zero, ac=ac, ann_ac=float(ann))
     return zero
@@ -239,7 +250,7 @@ def neuron_stats(y):
         s = s[:, None]
     neurons = int(np.prod(s.shape[2:]))
     per_step = np.sum(s, axis=(0,) + tuple(range(2, s.ndim)), dtype=np.float64)
-    return neurons, float(per_step.sum()), per_step, int(s.shape[0]) * neurons, T
+    return neurons, float(per_step.sum()), per_step, int(s.shape[0]) * T * neurons, T
 
 
 def is_neuron(layer):
@@ -311,5 +322,6 @@ def count_feedback_equilibrium(layer, spikes):
             ac += float(np.sum(np.sum(spikes[t - 1][-1], axis=0) * fb_map))
         for i, fmap in enumerate(chain_maps):
             ac += float(np.sum(np.sum(step[i], axis=0) * fmap))
-    ann = float(fb_map.sum()) + sum(float(m.sum()) for m in chain_maps)
+    ann = float(np.broadcast_to(fb_map, shapes[-1]).sum()) + sum(
+        float(np.broadcast_to(m, shapes[i]).sum()) for i, m in enumerate(chain_maps))
     return dict(ac=ac, mac=0.0, ann_ac=0.0, ann_mac=ann)

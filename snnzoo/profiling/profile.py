@@ -42,7 +42,7 @@ from snnzoo.profiling.energy import EnergyModel
 from snnzoo.profiling.latency import settle_step, step_predictions
 from snnzoo.profiling.record import record_calls
 
-__all__ = ["Profile", "leaf_layers", "profile"]
+__all__ = ["Profile", "leaf_layers", "profile", "profile_dataset"]
 
 ROW_KEYS = ("layer", "kind", "neurons", "firing_rate", "ac", "mac", "energy_pj")
 
@@ -73,6 +73,7 @@ class Profile:
         self.rows, self.total, self.latency = rows, total, latency
         self.energy = energy or EnergyModel()
         self.model_name = model_name
+        self.dataset = None
 
     def to_dict(self):
         return {"model": self.model_name, "rows": [dict(r) for r in self.rows],
@@ -120,7 +121,11 @@ class Profile:
                    f"E_AC = {self.energy.e_ac} pJ; as ANN: {_num(t['ann_mac'])} MAC = "
                    f"{_pj(t['ann_energy_pj'])}; E_ANN / E_SNN = "
                    f"{'-' if eff is None else f'{eff:.2f}'}")
-        if self.latency:
+        if t.get("accuracy") is not None:
+            out.append(f"accuracy {t['accuracy']:.2f} % on {t['n']} samples")
+        if self.latency and "error" in self.latency:
+            out.append(f"latency: not measured ({self.latency['error']})")
+        elif self.latency:
             lat = self.latency
             line = f"latency: prediction settled after {lat['mean']:.2f} of {lat['time_steps']} steps (mean)"
             if lat.get("accuracy_vs_steps"):
@@ -315,3 +320,55 @@ def _count_call(layer, inp, outp, batch, a, T_model):
     ops_ = C.count_layer(layer, inp, outp, batch, T_model)
     for k in ("ac", "mac", "ann_ac", "ann_mac"):
         a[k] += ops_[k]
+
+
+def profile_dataset(name_or_model, data_dir=None, split="test", limit=None, batch_size=None,
+                    dataset=None, weights="default", progress=True, **kwargs):
+    """:func:`profile` on the real ``split`` of a data set (the zoo manifest's, or ``dataset``),
+    the same batches ``snnzoo eval`` uses (``limit``: N samples spread evenly over the split).
+
+    ``name_or_model``: a registry name, a ``.keras`` file or a ``keras.Model``. Returns
+    ``(profile, model_name)``. Batches are checked for NaN/inf first, as in ``snnzoo eval``."""
+    from snnzoo.data import pipelines
+    from snnzoo.evaluate import check_finite_batch
+    from snnzoo.inference import input_geometry
+
+    label = name_or_model if isinstance(name_or_model, str) else getattr(name_or_model, "name", "model")
+    if isinstance(name_or_model, str) and name_or_model.lower().endswith(".keras"):
+        model = keras.saving.load_model(name_or_model, compile=False)
+    elif isinstance(name_or_model, str):
+        from snnzoo.zoo import load, model_info
+
+        info = model_info(name_or_model)
+        if dataset is None:
+            if not info.get("dataset"):
+                raise ValueError(f"model '{name_or_model}' names no data set; pass --dataset")
+            dataset = info["dataset"]
+        model = load(name_or_model, weights=weights, progress=progress)
+    else:
+        model = name_or_model
+    if dataset is None:
+        raise ValueError("profile: a model file or object needs its data set: --dataset NAME "
+                         "(mnist, fashion_mnist, cifar10, nmnist, ...)")
+    name = dataset if dataset in pipelines.DATASETS else pipelines.dataset_for(dataset)
+    ds = pipelines.DATASETS[name]
+    kind, T, geometry = input_geometry(model)
+    kw = {}
+    if ds.kind == "events":
+        if kind != "event_frames":
+            raise ValueError(f"{ds.title} gives event frames but the model takes inputs of shape {geometry}")
+        kw = dict(time_steps=T, frame_size=geometry[:2])
+    elif geometry is not None and tuple(geometry) != tuple(ds.shape):
+        raise ValueError(f"{ds.title} images have shape {ds.shape} but the model takes {geometry}")
+    bs = int(batch_size or (16 if ds.kind == "events" else 100))
+    seq = pipelines.make_dataset(name, split, bs, format="py", data_dir=data_dir, limit=limit,
+                                 shuffle=False, **kw)
+    batches = []
+    for i in range(len(seq)):
+        xb, yb = seq[i]
+        check_finite_batch(xb, i)
+        batches.append((np.asarray(xb), np.asarray(yb).reshape(-1)))
+    p = profile(model, batches, progress=progress, **kwargs)
+    p.model_name = label
+    p.dataset = f"{ds.title} {split}"
+    return p
