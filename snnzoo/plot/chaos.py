@@ -131,7 +131,8 @@ def chaos(history=None, lyapunov=None, smooth=None, path=None, title=None):
                                   marker=".", ls="--", label="total loss")
             ax2.set_ylabel("loss")
         ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", fontsize="small")
-        ax.set_title("chaos strength and loss", fontsize="medium", loc="left")
+        ax.set_title("chaos strength z" + (" and loss" if ("chaos_loss" in h or "loss" in h) else ""),
+                     fontsize="medium", loc="left")
     if lam is not None:
         ax = axes.pop(0)
         epochs = np.arange(1, lam.size + 1)
