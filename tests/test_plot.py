@@ -147,6 +147,34 @@ def test_every_plot_makes_a_png_with_the_independent_numbers(tmp_path):
     final = np.flip(np.cumprod(np.flip(preds == preds[:, -1:], 1), 1), 1)
     np.testing.assert_allclose(settled_line.get_ydata(), 100 * final.mean(0))
     np.testing.assert_allclose(plot.latency([0.5, 0.75]).axes[0].get_lines()[0].get_ydata(), [50, 75])
+    # the same curves from a snnzoo.profile Profile made with the labels
+    import snnzoo
+
+    lines = plot.latency(snnzoo.profile(model, x, y=y)).axes[0].get_lines()
+    np.testing.assert_allclose(lines[0].get_ydata(), acc_line.get_ydata())
+    np.testing.assert_allclose(lines[1].get_ydata(), settled_line.get_ydata())
+
+
+@pytest.mark.parity
+def test_raster_of_an_ide_feedback_layer(tmp_path):
+    """IDE's FeedbackEquilibrium outputs a rate: the raster shows its re-simulated spikes, whose
+    time mean (IF: k = 1) is the layer's own output."""
+    from snnzoo.layers import FeedbackEquilibrium
+    from snnzoo.profiling.record import record_outputs
+
+    inp = keras.Input((5,))
+    cur = keras.layers.Dense(12, name="fc")(inp)
+    rate = FeedbackEquilibrium({"kind": "dense", "filters": 12}, time_steps=8, decay=None, name="eq")(cur)
+    model = keras.Model(inp, keras.layers.Dense(3)(rate))
+    rs = np.random.RandomState(5)
+    model.get_layer("fc").set_weights([rs.uniform(-1.0, 3.0, (5, 12)), np.zeros(12)])
+    x = _x(3)
+    fig = plot.raster(model, x, "eq", sample=1, path=tmp_path / "ide.png")
+    _png_ok(tmp_path / "ide.png")
+    shown = np.asarray(fig.axes[0].images[0].get_array())  # [neurons, T]
+    own = record_outputs(model, x, ["eq"])["eq"][1]
+    assert shown.shape == (12, 8) and 0 < shown.mean() < 1
+    np.testing.assert_allclose(shown.mean(axis=1), own, atol=1e-6)
 
 
 @pytest.mark.parity
@@ -179,7 +207,7 @@ def test_chaos_plot_from_a_real_csbp_fit(tmp_path):
 @pytest.mark.parity
 def test_bad_input_gives_one_clear_error():
     model, x = _lif_model(), _x()
-    with pytest.raises(ValueError, match="no spiking neuron layer .* named 'fc1'.*TimeFold.*'lif'"):
+    with pytest.raises(ValueError, match="no spiking .* named 'fc1'.*TimeFold.*'lif'"):
         plot.raster(model, x, "fc1")
     with pytest.raises(ValueError, match="0/1 values"):
         plot.raster(np.full((1, 3, 4), 0.5))

@@ -2,7 +2,11 @@
 
 The spikes come as an array ``[batch, time, ...]`` (or ``[time, neurons]`` for one sample), or
 are recorded from ``(model, x, layer)`` in one inference pass without changing the model
-(:func:`snnzoo.profiling.record.record_outputs`' technique, nested layers included).
+(:func:`snnzoo.profiling.record.record_calls`, nested layers included). An IDE
+:class:`~snnzoo.layers.FeedbackEquilibrium` outputs its equilibrium firing rate, not spikes: its
+input current is recorded and its T-step simulation re-run
+(:func:`snnzoo.profiling.counts.feedback_equilibrium_spikes`, the same steps as the layer's, whose
+rate it reproduces); the raster shows the spikes of its last (output) layer.
 """
 import numpy as np
 
@@ -18,9 +22,16 @@ def _spikes_of(spikes, x, layer):
         if x is None or layer is None:
             raise ValueError("raster(model, x, layer): pass the inputs x and the layer (name or "
                              "object) whose spikes to show, or pass a spike array [batch, time, ...]")
-        from snnzoo.layers.neurons import BaseNeuron
+        from snnzoo.layers import BaseNeuron, FeedbackEquilibrium
 
-        found = find_layer(spikes, layer, BaseNeuron, "spiking neuron layer (BaseNeuron)")
+        found = find_layer(spikes, layer, (BaseNeuron, FeedbackEquilibrium),
+                           "spiking layer (BaseNeuron or FeedbackEquilibrium)")
+        if isinstance(found, FeedbackEquilibrium):  # its output is a rate: re-run its T steps
+            from snnzoo.profiling.counts import feedback_equilibrium_spikes
+
+            x1 = record_layer(spikes, x, found, "input").astype(keras.backend.standardize_dtype(found.compute_dtype))
+            per_step, _ = feedback_equilibrium_spikes(found, x1)
+            return np.stack([step[-1] for step in per_step], axis=1).astype(np.float64), found.name
         return record_layer(spikes, x, found, "output"), found.name
     if x is not None or layer is not None:
         raise ValueError("raster: x and layer are only for raster(model, x, layer); with a spike "
@@ -35,7 +46,8 @@ def raster(spikes, x=None, layer=None, sample=0, neurons=None, max_neurons=400, 
         spikes: spike array ``[batch, time, ...features]`` (values 0/1), ``[time, neurons]`` for
             one sample, or a Keras model (then pass ``x`` and ``layer``).
         x: inputs of the model (with a model).
-        layer: a :class:`~snnzoo.layers.BaseNeuron` layer of the model, its name or path.
+        layer: a :class:`~snnzoo.layers.BaseNeuron` or IDE
+            :class:`~snnzoo.layers.FeedbackEquilibrium` layer of the model, its name or path.
         sample: index of the sample in the batch (ignored for a 2-D array).
         neurons: indices into the flattened (channels-last) neurons to show; default: all, or
             ``max_neurons`` evenly spaced ones when the layer has more.
