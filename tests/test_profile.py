@@ -92,9 +92,11 @@ def test_exact_counts_small_network(small):
     # avg pooling (same padding, stride 1) on spikes: every spike into each window containing it
     assert rows["avg"]["ac"] == pytest.approx(_ones_pool(s1, 2, 1, "same") / B)
     assert rows["avg"]["mac"] == 0
-    # conv2 reads the average-pooled (real) map: MACs over the padded map's real part
-    # (every element of its input tensor counts, the zeros of the explicit ZeroPadding too)
-    assert rows["conv2"]["mac"] == pytest.approx(_ones_conv(np.ones_like(pad), 3, 4, 2, "valid") / B)
+    # conv2 reads the 2x2 average pooling of spikes (window means c/4, the zeros of the explicit
+    # ZeroPadding around): the pooling folded in, each of the c spikes of a window is an event
+    assert not set(np.unique(pad)) <= {0.0, 1.0}
+    assert rows["conv2"]["mac"] == 0
+    assert rows["conv2"]["ac"] == pytest.approx(_ones_conv(4 * pad, 3, 4, 2, "valid") / B)
     # max pooling (same) on spikes, dense per step on spikes
     assert rows["maxp"]["ac"] == pytest.approx(_ones_pool(s2, 2, 2, "same") / B)
     flat = _tap(model, "flat")

@@ -11,7 +11,10 @@ for a synaptic layer with input x and fan-out F(i) of input element i (the numbe
     MAC = Σ_i F(i)                  otherwise (every element, zeros included: a dense ANN layer)
 
 (in a model with T > 1, a layer that runs once per sample on a tensor without a time axis — a
-readout on a time mean — is always real-valued: MAC),
+readout on a time mean — is always real-valued: MAC). An average pooling of spikes passes on
+window means x = c / m (c spikes in a window of area m): the next synaptic layer counts them as
+c events, AC = Σ_i m·x_i · F(i) — the pooling folded into that layer, which then acts on
+spikes (as in SNN hardware, and in the papers' "all layers but the first are AC" convention).
 summed over batch, time steps, positions and channels (the same rule as SpikingJelly's
 ``SynOpCounter`` for spike-driven convolutions and matrix products). The fan-out is exact at
 the borders: for a convolution along one axis with input length n, kernel k, stride s,
@@ -47,7 +50,7 @@ from snnzoo.layers.voting import VotingLayer
 
 __all__ = ["axis_fanout", "conv_fanout", "count_feedback_equilibrium", "count_layer",
            "feedback_equilibrium_spikes", "is_neuron", "is_spiking", "layer_kind",
-           "module_fanout", "neuron_stats", "per_frame_inputs"]
+           "module_fanout", "neuron_stats", "per_frame_inputs", "pool_scales"]
 
 
 def axis_fanout(n_in, kernel, stride, dilation, pad_before, n_out):
@@ -113,13 +116,46 @@ def is_spiking(x):
     return bool(x.size) and bool(np.all(x >= 0)) and bool(np.all(x == np.round(x)))
 
 
-def _event_driven(x, steps, time_steps):
-    """Spike-driven input: non-negative integers, seen step by step. In a model with T > 1
-    steps, a layer called once on a tensor without a time axis (a readout on a time mean or on
-    IDE's rate) is real-valued even if a batch happens to hold only integers (e.g. all zeros)."""
+def _event_driven(x, steps, time_steps, scales=()):
+    """The spike scale m of input ``x``: 1 for non-negative integers (spikes, spike counts); the
+    pool area m of an average pooling of spikes (``scales``, smallest first) when m·x holds
+    non-negative integers (the spike count in each window); ``None`` for real-valued input. In
+    a model with T > 1 steps, a layer called once on a tensor without a time axis (a readout on
+    a time mean or on IDE's rate) is real-valued even if a batch holds only integers."""
     if time_steps and time_steps > 1 and steps == 1:
-        return False
-    return is_spiking(x)
+        return None
+    if is_spiking(x):
+        return 1
+    x = np.asarray(x, dtype=np.float64)
+    if not x.size or np.any(x < 0):
+        return None
+    for m in scales:
+        xm = x * m
+        if np.allclose(xm, np.round(xm), rtol=0, atol=1e-4):
+            return m
+    return None
+
+
+def pool_scales(layers):
+    """Candidate spike scales: the window areas of the average-pooling layers among ``layers``
+    (global pooling: its input's spatial size where the layer's input shape is known)."""
+    out = set()
+    for layer in layers:
+        inner = _inner(layer)
+        if isinstance(inner, (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
+                              keras.layers.AveragePooling3D)):
+            out.add(int(np.prod(inner.pool_size)))
+        elif isinstance(inner, _GLOBAL_POOL):
+            try:
+                shape = tuple(layer.input.shape)
+            except (AttributeError, ValueError):
+                continue
+            rank = {keras.layers.GlobalAveragePooling1D: 1, keras.layers.GlobalAveragePooling2D: 2,
+                    keras.layers.GlobalAveragePooling3D: 3}[type(inner)]
+            spatial = shape[-(rank + 1):-1]
+            if all(d is not None for d in spatial):
+                out.add(int(np.prod(spatial)))
+    return tuple(sorted(m for m in out if m > 1))
 
 
 def _inner(layer):
@@ -195,7 +231,7 @@ def _synaptic(inner, x):
     return per_frame, float(np.sum(summed * fmap)) * per_in
 
 
-def count_layer(layer, x, y, batch, time_steps):
+def count_layer(layer, x, y, batch, time_steps, scales=()):
     """Operations of one call of ``layer`` with input ``x`` and output ``y`` (NumPy; ``x`` a list
     for merge layers), as totals over the batch: ``dict(ac, mac, ann_ac, ann_mac)`` where the
     ANN counts are per sample (one step). Neuron and IDE layers are handled by the profiler."""
@@ -207,8 +243,9 @@ def count_layer(layer, x, y, batch, time_steps):
         per_frame, weighted = _synaptic(inner, x)
         frames = x.size // (per_frame_inputs(inner, x) or 1)
         out = dict(zero, ann_mac=float(per_frame) * frames / (batch * steps))
-        if _event_driven(x, steps, time_steps):
-            out["ac"] = weighted
+        m = _event_driven(x, steps, time_steps, scales)
+        if m is not None:
+            out["ac"] = weighted * m
         else:
             out["mac"] = float(per_frame) * frames
         return out
@@ -219,11 +256,11 @@ def count_layer(layer, x, y, batch, time_steps):
         steps = _steps(layer, y, time_steps)
         if isinstance(inner, VotingLayer):  # a group mean: every input element is added once
             ann = xs[0].size / batch / steps
-            spiking = _event_driven(xs[0], steps, time_steps)
+            spiking = _event_driven(xs[0], steps, time_steps) == 1
             ac = float(np.count_nonzero(xs[0])) if spiking else float(xs[0].size)
         else:
             ann = y.size / batch / steps
-            spiking = all(_event_driven(v, steps, time_steps) for v in xs)
+            spiking = all(_event_driven(v, steps, time_steps) == 1 for v in xs)
             ac = float(sum(np.count_nonzero(v) for v in xs)) if spiking else float(y.size)
         return dict(zero, ac=ac, ann_ac=float(ann))
     return zero

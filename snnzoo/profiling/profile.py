@@ -206,6 +206,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
     acc = {id(l): dict(ac=0.0, mac=0.0, ann_ac=0.0, ann_mac=0.0, spikes=0.0, elems=0,
                        per_step=None, neurons=0, calls=0) for l in leaves}
     T_model = _model_time_steps(model)
+    scales = C.pool_scales(leaves)
     n_total, correct, labelled = 0, 0, 0
     lat_steps, lat_preds, lat_labels, lat_error = [], [], [], None
     bar = keras.utils.Progbar(len(batches), unit_name="batch") if progress else None
@@ -215,7 +216,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
         out, calls = record_calls(model, xb, leaves, inputs=True)
         for layer in leaves:
             for inp, outp in calls.get(layer, []):
-                _count_call(layer, inp, outp, batch, acc[id(layer)], T_model)
+                _count_call(layer, inp, outp, batch, acc[id(layer)], T_model, scales)
                 if T_model is None and C.is_neuron(layer):
                     T_model = C.neuron_stats(outp)[4]
         n_total += batch
@@ -284,7 +285,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
     return Profile(rows, total, lat, em, getattr(model, "name", None))
 
 
-def _count_call(layer, inp, outp, batch, a, T_model):
+def _count_call(layer, inp, outp, batch, a, T_model, scales=()):
     a["calls"] += 1
     if C.is_neuron(layer):
         neurons, spikes, per_step, elems, _ = C.neuron_stats(outp)
@@ -317,7 +318,7 @@ def _count_call(layer, inp, outp, batch, a, T_model):
         a["ac"] += ops_["ac"]
         a["ann_mac"] += ops_["ann_mac"]
         return
-    ops_ = C.count_layer(layer, inp, outp, batch, T_model)
+    ops_ = C.count_layer(layer, inp, outp, batch, T_model, scales)
     for k in ("ac", "mac", "ann_ac", "ann_mac"):
         a[k] += ops_[k]
 
