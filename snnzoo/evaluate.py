@@ -11,7 +11,7 @@ measured on the same pass (:mod:`snnzoo.metrics`); the model-input helpers are s
 
 Command line (wired into ``snnzoo eval``)::
 
-    snnzoo eval NAME [--data DIR] [--limit N] [--batch-size B] [--split test|train]
+    snnzoo eval NAME [--data DIR] [--limit N] [--batch-size B] [--split test|train] [--energy]
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def check_finite_batch(x, index):
 
 def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=None,
              progress=True, *, dataset=None, data=None, weights="default", verbose=True,
-             seed=0):
+             seed=0, energy=False):
     """Top-1 accuracy (percent) and firing rates of a model on a data set split.
 
     Args:
@@ -82,6 +82,10 @@ def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=
         data: ``(x, y)`` arrays (or an iterable of ``(x, y)`` batches) instead of a data set.
         weights: passed to ``snnzoo.load`` for registry names.
         verbose: print the result lines.
+        energy: also count synaptic operations and energy on the same batches
+            (:func:`snnzoo.profile`, one more pass without the latency run); adds ``energy``:
+            ``dict(ac, mac, energy_pj, ann_energy_pj, efficiency)`` per sample. ``True`` uses the
+            45 nm figures, or pass an ``EnergyModel`` / ``dict(e_mac=, e_ac=)``.
 
     Returns:
         ``dict(accuracy, n, correct, claimed, firing_rates, seconds, dataset, split, model)``;
@@ -179,6 +183,13 @@ def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=
     result = {"model": label, "dataset": title, "split": split, "accuracy": accuracy, "n": total,
               "correct": correct, "claimed": claimed, "firing_rates": probe.rates(),
               "seconds": seconds}
+    if energy:
+        from snnzoo.profiling.profile import profile
+
+        p = profile(model, [get(i) for i in range(n_batches)], latency=False,
+                    energy=None if energy is True else energy)
+        result["energy"] = {k: p.total[k] for k in ("ac", "mac", "energy_pj", "ann_energy_pj",
+                                                     "efficiency")}
     if verbose:
         print(format_result(result))
     return result
@@ -196,6 +207,12 @@ def format_result(result) -> str:
         width = max(len(k) for k in rates)
         for name, r in rates.items():
             lines.append(f"  {name.ljust(width)}  {'-' if r is None else f'{r:.4f}'}")
+    e = result.get("energy")
+    if e:
+        eff = "-" if e["efficiency"] is None else f"{e['efficiency']:.2f}"
+        lines.append(f"energy per sample: {e['ac']:.4g} AC + {e['mac']:.4g} MAC = "
+                     f"{e['energy_pj'] / 1e3:.4g} nJ; as ANN {e['ann_energy_pj'] / 1e3:.4g} nJ; "
+                     f"E_ANN / E_SNN = {eff} (snnzoo profile NAME: per layer)")
     return "\n".join(lines)
 
 
@@ -211,6 +228,8 @@ def add_eval_arguments(parser):
     parser.add_argument("--split", default="test", choices=("test", "train"))
     parser.add_argument("--weights", default="default",
                         help="'default' (registry weights), 'none' (random) or a weights file")
+    parser.add_argument("--energy", action="store_true",
+                        help="also count AC/MAC operations and energy (45 nm: E_MAC 4.6 pJ, E_AC 0.9 pJ)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -226,7 +245,8 @@ def run_eval(args) -> int:
     weights = None if str(args.weights).lower() == "none" else args.weights
     try:
         evaluate(args.name, data_dir=args.data, split=args.split, batch_size=args.batch_size,
-                 limit=args.limit, progress=not args.quiet, weights=weights)
+                 limit=args.limit, progress=not args.quiet, weights=weights,
+                 energy=bool(getattr(args, "energy", False)))
     except DataNotFoundError as err:
         raise FileNotFoundError(one_line_error(err)) from None
     return 0

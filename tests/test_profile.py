@@ -298,3 +298,7 @@ def test_cli_profile_real_fashion_mnist(capsys):
     out = capsys.readouterr().out
     assert "equilibrium" in out and "E_ANN / E_SNN" in out and "TOTAL" in out
     assert main(["profile", "no_such_model", "-q"]) == 1
+    capsys.readouterr()
+    assert main(["eval", "fsnn_fmnist_ide", "--limit", "20", "--energy", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "E_ANN / E_SNN" in out
