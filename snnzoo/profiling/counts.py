@@ -327,11 +327,9 @@ def feedback_equilibrium_spikes(layer, x1):
         if bias is not None and t > 0:
             fb = fb + bias
         step = []
-        current = fb + inp
         for i in range(len(shapes)):
-            if i > 0:
-                current = chain[i - 1](step[-1])
-            u = us[i] + current
+            # the same operation order as ide/simulation.py (bit-equal threshold crossings)
+            u = us[0] + fb + inp if i == 0 else us[i] + chain[i - 1](step[-1])
             s = ops.cast(ops.greater_equal(u, vth), x1.dtype)
             u = u - vth * s
             us[i] = u * k if k is not None else u
