@@ -232,3 +232,15 @@ def test_import_without_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "snnzoo\[plot\]"'):
         plot.rates({"lif": 0.1})
+
+
+@pytest.mark.parametrize("name", ["raster", "membrane", "rates", "latency", "chaos"])
+def test_docstring_examples_run(name, tmp_path, monkeypatch):
+    import inspect
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    fn = getattr(plot, name)
+    (code,) = re.findall(r"^```python\n(.*?)^```", inspect.cleandoc(fn.__doc__), re.S | re.M)
+    exec(compile(code, f"snnzoo.plot.{name} example", "exec"), {})
+    _png_ok(tmp_path / f"{name}.png")

@@ -95,10 +95,13 @@ def chaos(history=None, lyapunov=None, smooth=None, path=None, title=None):
     Example:
 
     ```python
+    import numpy as np
     from snnzoo.plot import chaos
 
-    history = model.fit(x, y, epochs=20, callbacks=[ChaosAnnealing(0.9, every="epoch")])
-    fig = chaos(history, path="chaos.png")
+    # history = model.fit(..., callbacks=[snnzoo.chaos.ChaosAnnealing(0.9, every="epoch")])
+    history = {"chaos_z": [10 * 0.9 ** k for k in range(30)], "chaos_loss": np.linspace(3, 1, 30)}
+    lam = np.r_[np.full(100, 0.4), np.full(100, -0.2)] + 0.1 * np.random.randn(200)
+    fig = chaos(history, lyapunov=lam, path="chaos.png")
     ```
     """
     h = _history_dict(history)

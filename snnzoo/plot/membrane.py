@@ -86,11 +86,16 @@ def membrane(model, x, layer, neurons=None, sample=0, path=None, title=None):
     Example:
 
     ```python
-    import snnzoo
+    import keras
+    import numpy as np
+    from snnzoo.layers import LIF, RepeatTime, TimeFold
     from snnzoo.plot import membrane
 
-    model = snnzoo.load("sew7bnet", weights=None, time_steps=4)
-    fig = membrane(model, frames, "block1_sn1", neurons=[0, 1], path="membrane.png")
+    inp = keras.Input((4,))
+    spikes = LIF(tau=2.0, name="lif")(TimeFold(keras.layers.Dense(8))(RepeatTime(10)(inp)))
+    model = keras.Model(inp, spikes)
+    x = np.random.rand(2, 4).astype("float32")
+    fig = membrane(model, x, "lif", neurons=[0, 1], path="membrane.png")   # the model is unchanged
     ```
     """
     traces = membrane_traces(model, x, layer, sample)
