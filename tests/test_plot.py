@@ -164,7 +164,7 @@ def test_raster_of_an_ide_feedback_layer(tmp_path):
 
     inp = keras.Input((5,))
     cur = keras.layers.Dense(12, name="fc")(inp)
-    rate = FeedbackEquilibrium({"kind": "dense", "filters": 12}, time_steps=8, decay=None, name="eq")(cur)
+    rate = FeedbackEquilibrium({"kind": "dense", "filters": 12}, time_steps=4, decay=None, name="eq")(cur)
     model = keras.Model(inp, keras.layers.Dense(3)(rate))
     rs = np.random.RandomState(5)
     model.get_layer("fc").set_weights([rs.uniform(-1.0, 3.0, (5, 12)), np.zeros(12)])
@@ -173,7 +173,7 @@ def test_raster_of_an_ide_feedback_layer(tmp_path):
     _png_ok(tmp_path / "ide.png")
     shown = np.asarray(fig.axes[0].images[0].get_array())  # [neurons, T]
     own = record_outputs(model, x, ["eq"])["eq"][1]
-    assert shown.shape == (12, 8) and 0 < shown.mean() < 1
+    assert shown.shape == (12, 4) and 0 < shown.mean() < 1
     np.testing.assert_allclose(shown.mean(axis=1), own, atol=1e-6)
 
 
