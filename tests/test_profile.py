@@ -291,14 +291,32 @@ def test_settle_step():
     np.testing.assert_array_equal(settle_step(preds), [1, 3, 3, 4])
 
 
-def test_cli_profile_real_fashion_mnist(capsys):
+def test_cli_profile_real_fashion_mnist(capsys, tmp_path):
     from snnzoo.cli import main
 
-    assert main(["profile", "fsnn_fmnist_ide", "--limit", "20", "-q"]) == 0
+    pytest.importorskip("matplotlib")
+    png, table = tmp_path / "rates.png", tmp_path / "p.csv"
+    assert main(["profile", "fsnn_fmnist_ide", "--limit", "20", "-q", "--plot", str(png),
+                 "--csv", str(table)]) == 0
     out = capsys.readouterr().out
     assert "equilibrium" in out and "E_ANN / E_SNN" in out and "TOTAL" in out
+    assert png.stat().st_size > 1000 and table.read_text().startswith("layer,kind")
     assert main(["profile", "no_such_model", "-q"]) == 1
     capsys.readouterr()
     assert main(["eval", "fsnn_fmnist_ide", "--limit", "20", "--energy", "-q"]) == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "E_ANN / E_SNN" in out
+
+
+def test_zoo_sew_model_profiles():
+    """A zoo SEW ResNet (ZooImageModel, residual ADD blocks in nested models) on uint8 images:
+    every row accounted for, ADD rows present, the totals the sum of the rows."""
+    from snnzoo.zoo import load
+
+    model = load("sew_resnet18_cifar", weights=None)
+    x = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype("uint8")
+    p = profile(model, x, latency=False)
+    kinds = [r["kind"] for r in p.rows]
+    assert "SEWConnect" in kinds and any(k.endswith("LIF") or k.endswith("IF") for k in kinds)
+    assert p.total["ac"] == pytest.approx(sum(r["ac"] for r in p.rows))
+    assert p.total["mac"] > 0 and p.total["ac"] > 0 and p.total["efficiency"] > 0
