@@ -10,9 +10,9 @@ problem", ISSCC 2014), used by most SNN papers:
 
     E_SNN = E_AC · Σ_l AC_l + E_MAC · Σ_l MAC_l,      E_ANN = E_MAC · Σ_l MAC_l^ANN (+ E_AC · adds)
 
-**Rate form** (the form SNN papers such as BP-STA/BPSA, Spikformer and SEW state as their
-energy equation): each layer's synaptic operations are estimated from the firing rate r_l of its
-input and its dense FLOP count,
+**Rate form** (the estimate many SNN papers state as their energy equation, e.g. Spikformer;
+meant to stand for the BPSA paper's Eq. 1, whose exact text was not checked here): each layer's
+synaptic operations are estimated from the firing rate r_l of its input and its dense FLOP count,
 
     E_SNN = E_MAC · FLOPs_1 + E_AC · Σ_{l ≥ 2} T · r_l · FLOPs_l
 
