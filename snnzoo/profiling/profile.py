@@ -214,12 +214,13 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
     for b, (xb, yb) in enumerate(batches):
         xb = np.asarray(keras.ops.convert_to_numpy(xb)) if not isinstance(xb, np.ndarray) else xb
         batch = int(xb.shape[0])
-        out, calls = record_calls(model, xb, leaves, inputs=True)
-        for layer in leaves:
-            for inp, outp in calls.get(layer, []):
-                _count_call(layer, inp, outp, batch, acc[id(layer)], T_model, scales)
-                if T_model is None and C.is_neuron(layer):
-                    T_model = C.neuron_stats(outp)[4]
+        if T_model is None:  # no RepeatTime / IDE: the T of the first neuron layer's output
+            T_model = _first_neuron_steps(model, xb, leaves)
+
+        def on_call(layer, inp, outp, _batch=batch):
+            _count_call(layer, inp, outp, _batch, acc[id(layer)], T_model, scales)
+
+        out, _ = record_calls(model, xb, leaves, inputs=True, on_call=on_call)
         n_total += batch
         if yb is not None:
             pred = mean_logits(out).argmax(axis=-1)
@@ -284,6 +285,20 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
                 lat["accuracy_vs_steps"] = [100.0 * float(np.mean(preds[:, t] == labels))
                                             for t in range(preds.shape[1])]
     return Profile(rows, total, lat, em, getattr(model, "name", None))
+
+
+def _first_neuron_steps(model, x, leaves):
+    neurons = [layer for layer in leaves if C.is_neuron(layer)]
+    if not neurons:
+        return None
+    found = []
+
+    def first(layer, inp, outp):
+        if not found:
+            found.append(C.neuron_stats(outp)[4])
+
+    record_calls(model, x[:1], neurons[:1], inputs=False, on_call=first)
+    return found[0] if found else None
 
 
 def _count_call(layer, inp, outp, batch, a, T_model, scales=()):

@@ -68,7 +68,7 @@ def _to_numpy(value):
     return np.asarray(keras.ops.convert_to_numpy(value))
 
 
-def record_calls(model, x, layers, inputs=True, training=False):
+def record_calls(model, x, layers, inputs=True, training=False, on_call=None):
     """Run ``model(x, training=training)`` once and record each call of ``layers``.
 
     Args:
@@ -78,6 +78,8 @@ def record_calls(model, x, layers, inputs=True, training=False):
         inputs: also record each call's first positional argument (a tensor, or a list of
             tensors for merge layers such as ``Add``).
         training: passed to the model (default inference).
+        on_call: ``f(key, inputs, output)`` called with the NumPy arrays of each call as it
+            happens, instead of keeping them (constant memory over a large model).
 
     Returns:
         ``(output, calls)``: the model's output (as returned by the model) and
@@ -98,7 +100,10 @@ def record_calls(model, x, layers, inputs=True, training=False):
             arg = _to_numpy(args[0]) if (inputs and args) else None
             rec = (arg, _to_numpy(out))
             for k in _keys:
-                calls[k].append(rec)
+                if on_call is not None:
+                    on_call(k, *rec)
+                else:
+                    calls[k].append(rec)
             return out
 
         saved.append((layer, "call" in layer.__dict__, layer.__dict__.get("call")))
