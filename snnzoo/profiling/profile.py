@@ -248,7 +248,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
         if not (all_layers or a["neurons"] or has_ops):
             continue
         rate = a["spikes"] / a["elems"] if a["elems"] else None
-        per_step = (list(a["per_step"] / (a["elems"] / len(a["per_step"])))
+        per_step = ([float(v) for v in a["per_step"] / (a["elems"] / len(a["per_step"]))]
                     if a["per_step"] is not None and a["elems"] else None)
         row = dict(layer=paths[id(layer)], kind=C.layer_kind(layer), neurons=a["neurons"],
                    firing_rate=rate, firing_rate_per_step=per_step,
@@ -279,7 +279,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
             steps = np.concatenate(lat_steps)
             preds = np.concatenate(lat_preds)
             lat = {"time_steps": int(preds.shape[1]), "mean": float(steps.mean()),
-                   "per_sample": steps.tolist(), "accuracy_vs_steps": None}
+                   "per_sample": [int(v) for v in steps], "accuracy_vs_steps": None}
             if lat_labels and len(lat_labels) == len(lat_preds):
                 labels = np.concatenate(lat_labels)
                 lat["accuracy_vs_steps"] = [100.0 * float(np.mean(preds[:, t] == labels))
