@@ -7,6 +7,7 @@ the backend's own padding and stride arithmetic); dense layers as s @ 1; the IDE
 re-implemented in numpy; SpikingJelly's ``SynOpCounter`` on the same spikes and geometry.
 """
 import csv
+import json
 
 import keras
 import numpy as np
@@ -276,6 +277,7 @@ def test_record_outputs_and_exports(small, tmp_path):
         record_outputs(model, x, ["nope"])
     p = profile(model, x, y=np.zeros(5, int))
     d = p.to_dict()
+    json.loads(json.dumps(d))  # plain Python data
     assert d["total"]["ac"] == p.total["ac"] and len(d["rows"]) == len(p.rows)
     path = p.to_csv(tmp_path / "p.csv")
     lines = list(csv.reader(open(path)))
