@@ -50,6 +50,7 @@ from keras import ops  # noqa: E402
 
 from snnzoo import surrogates  # noqa: E402
 from snnzoo.chaos import ChaoticRegularizer  # noqa: E402
+from snnzoo.chaos.lyapunov import moving_average  # noqa: E402
 from snnzoo.layers.neurons import LIF, tau_from_decay  # noqa: E402
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -196,14 +197,6 @@ def run(seeds, epochs, out, lr=1.0, z0=20.0, beta=0.9995, time_steps=8, delta0=1
         json.dump(results, f, indent=1)
     _plots(out, mse_hist, lyap_mean, lyap_smooth, w_hist, z_hist, final_bp, final_csbp, seeds)
     return results
-
-
-def moving_average(values, window):
-    """Centred moving average that divides by the number of samples actually in the window
-    (no zero-padding bias at the ends)."""
-    window = max(1, min(int(window), len(values)))
-    kernel = np.ones(window)
-    return np.convolve(values, kernel, mode="same") / np.convolve(np.ones_like(values), kernel, mode="same")
 
 
 def _plots(out, mse_hist, lyap_mean, lyap_smooth, w_hist, z_hist, final_bp, final_csbp, seeds):

@@ -11,33 +11,15 @@ Inputs:
   every epoch the separation d_e is measured and the twin is pulled back to distance δ0. The
   estimate of the maximum Lyapunov exponent over a window of epochs is the mean of λ_e there
   (> 0: nearby trajectories separate, the chaotic phase; < 0: they converge).
-  :func:`local_lyapunov` turns separations into λ_e; :func:`moving_average` smooths the series
-  (the window-normalised centred average ``training.xor_chaos`` uses).
+  :func:`snnzoo.chaos.lyapunov.local_lyapunov` turns separations into λ_e;
+  :func:`snnzoo.chaos.lyapunov.moving_average` smooths the series (both re-exported here).
 """
 import numpy as np
 
+from snnzoo.chaos.lyapunov import local_lyapunov, moving_average
 from snnzoo.plot._style import figure, finish, suptitle, to_numpy
 
 __all__ = ["chaos", "local_lyapunov", "moving_average"]
-
-
-def local_lyapunov(separation, delta0):
-    """λ_e = ln(d_e / δ0) per epoch from the separations d_e of a twin renormalised to δ0 after
-    every epoch (Benettin et al., Meccanica 1980)."""
-    d = to_numpy(separation, "separation")
-    delta0 = float(delta0)
-    if not delta0 > 0 or np.any(d <= 0) or not np.all(np.isfinite(d)):
-        raise ValueError("separations must be finite and > 0 and delta0 > 0")
-    return np.log(d / delta0)
-
-
-def moving_average(values, window):
-    """Centred moving average dividing by the number of samples inside the window (no
-    zero-padding bias at the ends)."""
-    values = np.asarray(values, dtype=np.float64)
-    window = max(1, min(int(window), len(values)))
-    kernel = np.ones(window)
-    return np.convolve(values, kernel, mode="same") / np.convolve(np.ones_like(values), kernel, mode="same")
 
 
 def _history_dict(history):
