@@ -134,7 +134,7 @@ def cmd_export(args):
 def cmd_profile(args):
     from snnzoo.data.checksums import DataNotFoundError
     from snnzoo.evaluate import one_line_error
-    from snnzoo.profiling.profile import profile_dataset
+    from snnzoo.profiling.report import profile_dataset
 
     if args.limit is not None and args.limit < 1:
         raise CLIError(f"--limit must be >= 1, got {args.limit}")

@@ -184,7 +184,7 @@ def evaluate(name_or_model, data_dir=None, split="test", batch_size=None, limit=
               "correct": correct, "claimed": claimed, "firing_rates": probe.rates(),
               "seconds": seconds}
     if energy:
-        from snnzoo.profiling.profile import profile
+        from snnzoo.profiling.report import profile
 
         p = profile(model, [get(i) for i in range(n_batches)], latency=False,
                     energy=None if energy is True else energy)

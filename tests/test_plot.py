@@ -95,7 +95,7 @@ def test_membrane_equals_numpy_lif_and_model_unchanged(build, tmp_path):
     current, s_ref, v_ref = _reference(model, x)
     assert 0 < s_ref.mean() < 0.9  # the neurons fire, but not always
 
-    from snnzoo.plot.membrane import membrane_traces
+    from snnzoo.plot.membrane_trace import membrane_traces
 
     traces = membrane_traces(model, x, "lif", sample=2)
     np.testing.assert_allclose(traces["current"], current[2], rtol=1e-5, atol=1e-5)
@@ -180,7 +180,7 @@ def test_raster_of_an_ide_feedback_layer(tmp_path):
 @pytest.mark.parity
 def test_chaos_plot_from_a_real_csbp_fit(tmp_path):
     from snnzoo.chaos import ChaosAnnealing, attach_chaos
-    from snnzoo.plot.chaos import local_lyapunov, moving_average
+    from snnzoo.plot.chaos_trajectory import local_lyapunov, moving_average
 
     model = _lif_model()
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -18,7 +18,7 @@ from snnzoo.layers import LIF, MeanOverTime, RepeatTime, TimeFold
 from snnzoo.layers.sew_connect import SEWConnect
 from snnzoo.profiling.energy import EnergyModel, rate_form_energy
 from snnzoo.profiling.latency import settle_step
-from snnzoo.profiling.profile import profile
+from snnzoo.profiling.report import profile
 from snnzoo.profiling.record import record_outputs
 
 T = 3

@@ -124,3 +124,21 @@ def test_new_paths_do_not_warn():
         from snnzoo.bpsta import ANNWarmup, NDropout, VotingLayer, WarmupSwitch, set_ann_mode  # noqa: F401
         from snnzoo.layers import SEWConnect  # noqa: F401
         from snnzoo.models import bpsta_convnet, sew_resnet18, tebn_cnn7  # noqa: F401
+
+
+def test_public_functions_are_not_shadowed_by_their_modules():
+    """A package's public function must not share its name with a sub-module: importing that
+    sub-module later (any ``from pkg.name import ...``) rebinds ``pkg.name`` to the module, and
+    ``snnzoo.profile(...)`` / ``snnzoo.plot.raster(...)`` would stop being callable."""
+    import pkgutil
+    import types
+
+    import snnzoo
+
+    for package in ("snnzoo.plot", "snnzoo.profiling", "snnzoo.deploy", "snnzoo.nir", "snnzoo.streaming"):
+        pkg = importlib.import_module(package)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{package}.{info.name}")
+        for name in pkg.__all__:
+            assert not isinstance(getattr(pkg, name), types.ModuleType), f"{package}.{name} is a module"
+    assert callable(snnzoo.profile) and callable(snnzoo.export)

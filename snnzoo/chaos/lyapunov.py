@@ -8,7 +8,7 @@ and the twin is pulled back to distance δ0. The local exponent of the epoch is
 
 and the maximum Lyapunov exponent over a window of epochs is the mean of λ_e there (> 0: nearby
 trajectories separate, the chaotic phase; < 0: they converge). ``training.xor_chaos`` computes
-the separations; :mod:`snnzoo.plot.chaos` draws the result.
+the separations; :func:`snnzoo.plot.chaos` draws the result.
 """
 import numpy as np
 
