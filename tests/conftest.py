@@ -25,6 +25,38 @@ def _isolated_cache(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture
+def float64():
+    """Build and run in float64 on every backend: JAX with x64 switched on and Keras' float64 →
+    float32 demotion of ``ops.mean`` & co. lifted for the test (as ``keep_float64_on_torch``
+    does on torch), so that a reference model's own reductions stay float64 too."""
+    import keras
+
+    restore = []
+    if keras.backend.backend() == "jax":
+        import jax
+
+        from snnzoo.backend._keras_compat import float64_demotion_table
+
+        x64 = jax.config.read("jax_enable_x64")
+        jax.config.update("jax_enable_x64", True)
+        restore.append(lambda: jax.config.update("jax_enable_x64", x64))
+        table = float64_demotion_table()
+        if table is not None and "float64" in table:
+            old = table["float64"]
+            table["float64"] = "float64"
+            restore.append(lambda: table.__setitem__("float64", old))
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield
+    finally:
+        keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy("float32")
+        for undo in reversed(restore):
+            undo()
+
+
 # JAX without jit dispatches op by op (3-10x slower than jit). These heavy model tests run their
 # jit_compile=True variant on JAX and both variants on TF and torch; the core layers' eager-JAX
 # training is still covered by tests/test_fit_jit.py on every backend.

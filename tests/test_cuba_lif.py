@@ -27,34 +27,6 @@ BACKEND = keras.backend.backend()
 B, T, N = 3, 24, 40
 
 
-@pytest.fixture
-def float64():
-    """Build and run in float64 on every backend (tests/test_streaming.py's convention)."""
-    restore = []
-    if BACKEND == "jax":
-        import jax
-
-        from snnzoo.backend._keras_compat import float64_demotion_table
-
-        x64 = jax.config.read("jax_enable_x64")
-        jax.config.update("jax_enable_x64", True)
-        restore.append(lambda: jax.config.update("jax_enable_x64", x64))
-        table = float64_demotion_table()
-        if table is not None and "float64" in table:
-            old = table["float64"]
-            table["float64"] = "float64"
-            restore.append(lambda: table.__setitem__("float64", old))
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    try:
-        yield
-    finally:
-        keras.config.set_floatx("float32")
-        keras.config.set_dtype_policy("float32")
-        for undo in reversed(restore):
-            undo()
-
-
 def _np(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 

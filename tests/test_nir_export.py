@@ -30,22 +30,13 @@ import keras  # noqa: E402
 from snnzoo.layers import IF, LIF, PLIF, MeanOverTime, RepeatTime, SEWConnect, TDBatchNorm, TimeFold  # noqa: E402
 from snnzoo.nir.export import NIRExportError, nir_exportability, to_nir  # noqa: E402
 
-T = 4
+from tests.nir_models import T, conv_net, random_input as _input, scale_weights as _scale_weights  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 def _np(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def _scale_weights(model, factor, seed=0):
-    """Random weights large enough to make the neurons fire."""
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if w.trainable and w.name not in ("w",):
-            w.assign((rng.standard_normal(w.shape) * factor / np.sqrt(max(1, np.prod(w.shape[:-1]))))
-                     .astype("float32"))
 
 
 def _to_cf(x):
@@ -162,22 +153,6 @@ def _close_spikes(a, b, max_flips=0.002):
 
 # ---------------------------------------------------------------------------------------------
 # models
-def conv_net(neuron, neuron2=None, bn=False, same=True, seed=0):
-    """conv (same) [+ BN] -> neuron -> avg pool -> flatten -> dense -> neuron."""
-    inp = keras.Input((T, 8, 8, 2))
-    x = TimeFold(keras.layers.Conv2D(4, 3, padding="same" if same else "valid"), name="conv")(inp)
-    if bn:
-        x = TDBatchNorm(name="bn")(x)
-    x = neuron("sn1")(x)
-    x = TimeFold(keras.layers.AveragePooling2D(2), name="pool")(x)
-    x = TimeFold(keras.layers.Flatten(), name="flatten")(x)
-    x = keras.layers.Dense(6, name="fc")(x)
-    x = (neuron2 or neuron)("sn2")(x)
-    model = keras.Model(inp, x)
-    _scale_weights(model, 3.0, seed)
-    return model
-
-
 def sew_block(neuron, seed=0):
     """conv -> neuron -> [conv -> neuron, conv -> neuron] -> SEW ADD -> sum-pool -> dense -> neuron."""
     inp = keras.Input((T, 6, 6, 2))
@@ -195,10 +170,6 @@ def sew_block(neuron, seed=0):
     model = keras.Model(inp, x)
     _scale_weights(model, 3.0, seed)
     return model
-
-
-def _input(shape, seed=1, scale=2.0):
-    return (np.random.default_rng(seed).random(shape) * scale).astype("float32")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ nir = pytest.importorskip("nir")
 
 import keras  # noqa: E402
 
-from snnzoo.layers import IF, LIF, PLIF, MeanOverTime, RepeatTime, SEWConnect, TDBatchNorm, TimeFold  # noqa: E402
+from snnzoo.layers import IF, LIF, PLIF, MeanOverTime, RepeatTime, SEWConnect, TimeFold  # noqa: E402
 from snnzoo.nir import from_nir, to_nir  # noqa: E402
 
-T = 4
+from tests.nir_models import T, conv_net, random_input as _input, scale_weights as _scale_weights  # noqa: E402
 
 
 def _np(x):
@@ -26,18 +26,6 @@ def _np(x):
 def _run(model, x):
     """One compiled call (on JAX much faster than an eager first call of a deep model)."""
     return np.asarray(model.predict(x, batch_size=len(x), verbose=0))
-
-
-def _scale_weights(model, factor, seed=0):
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if w.trainable and w.name != "w":
-            fan = max(1, int(np.prod(w.shape[:-1])))
-            w.assign((rng.standard_normal(w.shape) * factor / np.sqrt(fan)).astype("float32"))
-
-
-def _input(shape, seed=1, scale=2.0):
-    return (np.random.default_rng(seed).random(shape) * scale).astype("float32")
 
 
 def _roundtrip(graph, tmp_path):
@@ -85,18 +73,8 @@ def _check(model, x, tmp_path, **options):
 
 # ---------------------------------------------------------------------------------------------
 # small models of each layer kind
-def _conv_net(neuron, bn=False, pool="avg"):
-    inp = keras.Input((T, 8, 8, 2))
-    x = TimeFold(keras.layers.Conv2D(4, 3, padding="same"), name="conv")(inp)
-    if bn:
-        x = TDBatchNorm(name="bn")(x)
-    x = neuron("sn1")(x)
-    x = TimeFold(keras.layers.AveragePooling2D(2), name="pool")(x)
-    x = TimeFold(keras.layers.Flatten(), name="flatten")(x)
-    x = keras.layers.Dense(6, name="fc")(x)
-    x = neuron("sn2")(x)
-    model = keras.Model(inp, x)
-    _scale_weights(model, 3.0)
+def _conv_net(neuron, bn=False):
+    model = conv_net(neuron, bn=bn)
     if bn:
         rng = np.random.default_rng(3)
         model.get_layer("bn").set_weights([rng.uniform(0.5, 2, 4), rng.normal(0, 0.5, 4),

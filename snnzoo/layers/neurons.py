@@ -493,10 +493,8 @@ class CubaLIF(BaseNeuron):
         return 1.0 / self.tau_mem, 1.0 / self.tau_syn
 
     def synapse(self, i, x, inv_tau_syn):
-        """I[t] from I[t − 1] and X[t] (class docstring)."""
-        if self.decay_input:
-            return i + (x - i) * inv_tau_syn
-        return i - i * inv_tau_syn + x
+        """I[t] from I[t − 1] and X[t] (class docstring): the LIF charge with τ_syn, resting at 0."""
+        return _lif_charge(i, x, inv_tau_syn, None, self.decay_input)
 
     def charge(self, v, i, params):
         return _lif_charge(v, i, params[0], self.v_reset, self.decay_input)
@@ -514,7 +512,7 @@ class CubaLIF(BaseNeuron):
         return (v, i), out
 
     def step_from_rest(self, x, params):
-        i = x * params[1] if self.decay_input else x  # I[−1] = 0
+        i = _lif_charge_from_rest(x, params[1], None, self.decay_input)  # I[−1] = 0
         (v,), out = self.fire_and_reset(self.charge_from_rest(i, params))
         return (v, i), out
 
