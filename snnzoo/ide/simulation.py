@@ -17,7 +17,7 @@ from keras import ops
 from snnzoo.backend import time_loop
 from snnzoo.ide.decay import rate_norm
 
-__all__ = ["UNROLL_MAX", "simulate"]
+__all__ = ["UNROLL_MAX", "simulate", "simulation_step"]
 
 #: Simulations up to this many steps are unrolled (the compiled loops pay off beyond).
 UNROLL_MAX = 4
@@ -48,27 +48,12 @@ def simulate(x1, feedback, chain, shapes, time_steps, v_threshold, decay, sequen
              ops.zeros_like(last0), ops.zeros((), dtype=dtype))  # gate: 0 at t = 0, then 1
     no_output = ops.zeros((1,), dtype=dtype)
 
-    def fire(u):
-        s = ops.cast(ops.greater_equal(u, vth), dtype)
-        u = u - vth * s
-        return (u * lam if decay is not None else u), s
-
     def step(carry, x_t):
         us, s_last, acc, gate = carry
-        inp = x_t if sequence else x1
-        fb = feedback(s_last)
-        if fb_bias is not None:  # no feedback at t = 0
-            fb = fb + fb_bias * gate
-        if masks is not None:
-            fb = fb * masks[-1]
-        u, s = fire(us[0] + fb + inp)
-        new_us = [u]
-        for i, module in enumerate(chain):
-            y = module(s)
-            if masks is not None:
-                y = y * masks[i]
-            u, s = fire(us[i + 1] + y)
-            new_us.append(u)
+        bias = None if fb_bias is None else fb_bias * gate  # no feedback at t = 0
+        new_us, spikes = simulation_step(us, s_last, x_t if sequence else x1, feedback, chain, vth,
+                                         decay, feedback_bias=bias, masks=masks)
+        s = spikes[-1]
         acc = acc * lam + s if decay is not None else acc + s
         return (tuple(new_us), s, acc, ops.ones_like(gate)), no_output
 
@@ -76,3 +61,44 @@ def simulate(x1, feedback, chain, shapes, time_steps, v_threshold, decay, sequen
     steps = x1 if sequence else ops.zeros((1, T), dtype=dtype)
     state, _ = time_loop(step, state, steps, unroll_max=UNROLL_MAX)
     return ops.stop_gradient(state[2] / rate_norm(decay, T))
+
+
+def simulation_step(us, s_last, x_t, feedback, chain, v_threshold, decay, feedback_bias=None, masks=None):
+    """One step t of the simulation (module docstring), shared by :func:`simulate`, the
+    streaming rule of ``FeedbackEquilibrium`` and the profile's spike count::
+
+        u_0 ← u_0 + F_s(s_last[t−1]) (+ b) + x₁[t];   u_i ← u_i + S_i(s_{i−1}[t])
+        s_i = Θ(u_i − V_th);   u_i ← k·(u_i − V_th·s_i)      (IF: no k)
+
+    Args:
+        us: membranes u_0…u_{n−1} after step t − 1. s_last: the last layer's spikes of step t − 1.
+        x_t: the input current of layer 0 at step t. feedback, chain: as for :func:`simulate`.
+        v_threshold: V_th. decay: k, ``None`` for IF.
+        feedback_bias: the bias to add to the feedback this step (already gated off at t = 0) or
+            None. masks: dropout masks as for :func:`simulate`, or None.
+
+    Returns:
+        ``(membranes, spikes)``: the lists of u_i and s_i after step t.
+    """
+    dtype = x_t.dtype
+
+    def fire(u):
+        s = ops.cast(ops.greater_equal(u, v_threshold), dtype)
+        u = u - v_threshold * s
+        return (u * decay if decay is not None else u), s
+
+    fb = feedback(s_last)
+    if feedback_bias is not None:
+        fb = fb + feedback_bias
+    if masks is not None:
+        fb = fb * masks[-1]
+    u, s = fire(us[0] + fb + x_t)
+    new_us, spikes = [u], [s]
+    for i, module in enumerate(chain):
+        y = module(s)
+        if masks is not None:
+            y = y * masks[i]
+        u, s = fire(us[i + 1] + y)
+        new_us.append(u)
+        spikes.append(s)
+    return new_us, spikes

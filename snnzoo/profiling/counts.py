@@ -308,6 +308,7 @@ def feedback_equilibrium_spikes(layer, x1):
 
     from snnzoo.ide.decay import rate_norm
     from snnzoo.ide.modules import module_apply
+    from snnzoo.ide.simulation import simulation_step
 
     fb_kernel, _ = layer.feedback_kernel()
     bias = layer.fb_vars["bias"].value if layer.feedback["use_bias"] else None
@@ -322,18 +323,9 @@ def feedback_equilibrium_spikes(layer, x1):
     acc = np.zeros((batch,) + tuple(shapes[-1]))
     spikes = []
     for t in range(T):
-        inp = x1[:, t] if sequence else x1
-        fb = module_apply(layer.feedback, s_last, fb_kernel)
-        if bias is not None and t > 0:
-            fb = fb + bias
-        step = []
-        for i in range(len(shapes)):
-            # the same operation order as ide/simulation.py (bit-equal threshold crossings)
-            u = us[0] + fb + inp if i == 0 else us[i] + chain[i - 1](step[-1])
-            s = ops.cast(ops.greater_equal(u, vth), x1.dtype)
-            u = u - vth * s
-            us[i] = u * k if k is not None else u
-            step.append(s)
+        us, step = simulation_step(us, s_last, x1[:, t] if sequence else x1,
+                                   lambda s: module_apply(layer.feedback, s, fb_kernel), chain, vth, k,
+                                   feedback_bias=bias if t > 0 else None)
         s_last = step[-1]
         spikes.append([np.asarray(ops.convert_to_numpy(s)) for s in step])
         acc = acc * (1.0 if k is None else k) + spikes[-1][-1]

@@ -39,6 +39,7 @@ from snnzoo.backend import call_on_frames
 from snnzoo.ide.equilibrium import FeedbackEquilibrium
 from snnzoo.ide.batch_norm import RateBatchNorm
 from snnzoo.ide.modules import module_apply
+from snnzoo.ide.simulation import simulation_step
 from snnzoo.layers.ndropout import NDropout
 from snnzoo.layers.neurons import BaseNeuron
 from snnzoo.layers.normalization import TEBN, TDBatchNorm
@@ -220,29 +221,21 @@ class EquilibriumRule(Rule):
     def step(self, args, kwargs, states, counter):
         layer = self.layer
         dtype = self.dtype
-        vth = layer.v_threshold
         decay = layer.decay
-        lam = 1.0 if decay is None else decay
         x = ops.stop_gradient(ops.cast(args[0], dtype))
         us, s_last, acc = states[:self.n_layers], states[self.n_layers], states[self.n_layers + 1]
-
-        def fire(u):
-            s = ops.cast(ops.greater_equal(u, vth), dtype)
-            u = u - vth * s
-            return (u * lam if decay is not None else u), s
-
-        fb_kernel, _ = layer.feedback_kernel()
-        fb = module_apply(layer.feedback, s_last, ops.stop_gradient(fb_kernel))
+        fb_kernel = ops.stop_gradient(layer.feedback_kernel()[0])
+        bias = None
         if layer.feedback["use_bias"]:  # no feedback at t = 0: its bias is gated off
-            gate = ops.cast(ops.greater(counter, 0), dtype)
-            fb = fb + ops.stop_gradient(layer.fb_vars["bias"].value) * gate
-        u, s = fire(us[0] + fb + x)
-        new_us = [u]
-        for i, spec in enumerate(layer.chain):
-            u, s = fire(us[i + 1] + layer.chain_module(i, spec)(s))
-            new_us.append(u)
-        acc = acc * lam + s if decay is not None else acc + s
+            bias = ops.stop_gradient(layer.fb_vars["bias"].value) * ops.cast(ops.greater(counter, 0), dtype)
+        new_us, spikes = simulation_step(
+            us, s_last, x, lambda s: module_apply(layer.feedback, s, fb_kernel),
+            [layer.chain_module(i, spec) for i, spec in enumerate(layer.chain)], layer.v_threshold, decay,
+            feedback_bias=bias)
+        s = spikes[-1]
+        acc = acc * decay + s if decay is not None else acc + s
         steps = ops.cast(counter + 1, dtype)
+        lam = 1.0 if decay is None else decay
         norm = steps if decay is None else (1.0 - ops.power(ops.convert_to_tensor(lam, dtype=dtype), steps)) / (1.0 - lam)
         return [ops.stop_gradient(acc / norm)], new_us + [s, acc]
 
