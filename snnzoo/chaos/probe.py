@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from snnzoo.backend import run_fast_path
+from snnzoo.backend.data_parallel import replica_thread_key
 from snnzoo.backend._keras_compat import current_call_context, in_stateless_scope
 from snnzoo.chaos.regularizer import ChaoticRegularizer
 from snnzoo.layers.find import find_layers
@@ -82,8 +83,12 @@ class ChaosProbe(keras.layers.Layer):
                 # Not ``add_loss``: Keras keeps added losses in a list that outlives the step, and
                 # torch.compile guards on that list's old tensors, recompiling every step. A
                 # write-only attribute, reset in _clear_losses, is never read across steps.
-                pending = self.__dict__.get("_chaos_losses") or []
-                object.__setattr__(self, "_chaos_losses", pending + [loss])
+                # Per replica thread (TF's MirroredStrategy runs one replica per thread and
+                # switches at every all-reduce: a shared list would lose or mix their losses).
+                key = replica_thread_key()
+                pending = self.__dict__.get("_chaos_losses") or {}
+                object.__setattr__(self, "_chaos_losses",
+                                   {**pending, key: pending.get(key, []) + [loss]})
             _accumulate(self.loss_sum, loss)
             _accumulate(self.loss_count, 1.0)
         return None
@@ -119,13 +124,15 @@ class ChaosProbe(keras.layers.Layer):
     def _get_own_losses(self):
         losses = super()._get_own_losses()
         if not in_stateless_scope():
-            losses.extend(self.__dict__.get("_chaos_losses") or ())
+            losses.extend((self.__dict__.get("_chaos_losses") or {}).get(replica_thread_key(), ()))
             losses.extend(batch.loss() for batch in self.__dict__.get("_chaos_batches") or ())
         return losses
 
     def _clear_losses(self):
         super()._clear_losses()
-        object.__setattr__(self, "_chaos_losses", None)
+        key = replica_thread_key()
+        pending = {k: v for k, v in (self.__dict__.get("_chaos_losses") or {}).items() if k != key}
+        object.__setattr__(self, "_chaos_losses", pending or None)
         object.__setattr__(self, "_chaos_batches", None)
 
     def reset_statistics(self):

@@ -55,7 +55,7 @@ from snnzoo import config
 from snnzoo.data import augment as aug
 from snnzoo.data.checksums import DataNotFoundError, file_hash
 
-__all__ = ["DATASETS", "DatasetInfo", "SnnPyDataset", "class_names", "data_fingerprint",
+__all__ = ["DATASETS", "DatasetInfo", "EpochStream", "SnnPyDataset", "class_names", "data_fingerprint",
            "dataset_for", "make_dataset", "make_source", "resize_frames"]
 
 GESTURE_URL = "https://research.ibm.com/interactive/dvsgesture/"
@@ -395,6 +395,11 @@ class SnnPyDataset(keras.utils.PyDataset):
 
     Shuffling and augmentation draw from ``numpy.random.default_rng([seed, epoch, batch])``,
     so a batch depends only on the seed, the epoch and its index (not on worker scheduling).
+    :meth:`batch_at` is that pure function of (epoch, index); ``__getitem__`` serves
+    ``self.epoch``, which ``on_epoch_end`` advances. Keras' calls of ``on_epoch_end`` and its
+    prefetching differ between code paths (a plain TensorFlow ``fit`` peeks at two batches and
+    resets, a ``MirroredStrategy`` one reads ahead into the next epoch), so training uses
+    :class:`EpochStream`, which names the epoch of every batch by its index.
     """
 
     def __init__(self, source, batch_size, shuffle=False, augment=None, sample_frames=None,
@@ -410,7 +415,7 @@ class SnnPyDataset(keras.utils.PyDataset):
         self.seed = int(seed)
         self.drop_remainder = bool(drop_remainder)
         self.epoch = 0
-        self._order = None
+        self._orders = {}
 
     def __len__(self):
         n = len(self.source)
@@ -419,21 +424,27 @@ class SnnPyDataset(keras.utils.PyDataset):
     def set_epoch(self, epoch):
         """Continue the shuffle/augmentation sequence at ``epoch`` (e.g. after a resume)."""
         self.epoch = int(epoch)
-        self._order = None
 
-    def _indices(self, index):
+    def _indices(self, epoch, index):
         n = len(self.source)
-        if self._order is None:
-            self._order = (np.random.default_rng([self.seed, self.epoch, 2**31]).permutation(n)
-                           if self.shuffle else np.arange(n))
-        return self._order[index * self.batch_size:min((index + 1) * self.batch_size, n)]
+        order = self._orders.get(epoch)
+        if order is None:
+            order = (np.random.default_rng([self.seed, epoch, 2**31]).permutation(n)
+                     if self.shuffle else np.arange(n))
+            self._orders = {**{k: v for k, v in self._orders.items() if k >= epoch - 1},
+                            epoch: order}  # this epoch and the one before (read-ahead)
+        return order[index * self.batch_size:min((index + 1) * self.batch_size, n)]
 
     def __getitem__(self, index):
+        return self.batch_at(self.epoch, index)
+
+    def batch_at(self, epoch, index):
+        """Batch ``index`` of epoch ``epoch`` (a pure function of seed, epoch and index)."""
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range [0, {len(self)})")
-        x, y = self.source.get(self._indices(index))
+        x, y = self.source.get(self._indices(int(epoch), index))
         if self.augment or self.sample_frames:
-            rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+            rng = np.random.default_rng([self.seed, int(epoch), int(index)])
             if self.sample_frames:
                 x = aug.sample_frames_numpy(x, int(self.sample_frames), rng)
             x = aug.augment_numpy(x, self.augment, rng)
@@ -442,6 +453,33 @@ class SnnPyDataset(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.shuffle or self.augment or self.sample_frames:
             self.set_epoch(self.epoch + 1)
+
+
+class EpochStream(keras.utils.PyDataset):
+    """Epochs ``start_epoch … epochs − 1`` of ``sequence`` (an :class:`SnnPyDataset`) as one
+    sequence of batches: item i is ``sequence.batch_at(start_epoch + i // n, i % n)`` with n
+    batches per epoch. Train with ``fit(stream, epochs=epochs, steps_per_epoch=n)``: Keras then
+    keeps one iterator across epochs, and every batch is named by its index, whatever Keras'
+    prefetching and ``on_epoch_end`` calls do on a code path (single device or distributed)."""
+
+    def __init__(self, sequence, epochs, start_epoch=0):
+        super().__init__()
+        self.sequence = sequence
+        self.epochs, self.start_epoch = int(epochs), int(start_epoch)
+        self.steps_per_epoch = len(sequence)
+
+    def __len__(self):
+        return self.steps_per_epoch * max(0, self.epochs - self.start_epoch)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range [0, {len(self)})")
+        epoch, batch = divmod(int(index), self.steps_per_epoch)
+        return self.sequence.batch_at(self.start_epoch + epoch, batch)
+
+    @property
+    def source(self):
+        return self.sequence.source
 
 
 # ----------------------------------------------------------------------------- tf.data

@@ -10,26 +10,48 @@ Ioffe & Szegedy, "Batch Normalization", ICML 2015, Alg. 1, per channel c over ev
     running ← momentum · running + (1 − momentum) · value  (Keras momentum; PyTorch's is 1 − momentum)
 
 Keras updates the running variance with σ² (biased), PyTorch with σ̂² (unbiased); each caller
-passes what its reference uses. Momentum and ε are always explicit arguments of the callers
+passes what its reference uses.
+
+Data-parallel training (:mod:`snnzoo.backend.data_parallel`) with synchronised batch norm: the
+sums behind μ and σ² run over the global batch (Σ over replicas of each replica's sums, two
+passes: μ first, then the centred squares), so every replica normalises with the statistics a
+single device would take over the whole batch. Momentum and ε are always explicit arguments of the callers
 (Keras 0.9 ≡ PyTorch 0.1, ε = 1e-5 are the PyTorch defaults).
 """
 from keras import ops
 
-__all__ = ["channel_moments", "unbiased_variance", "update_moving_average"]
+from snnzoo.backend.data_parallel import cross_replica_sum, syncing_batch_statistics
+
+__all__ = ["channel_count", "channel_moments", "unbiased_variance", "update_moving_average"]
+
+
+def channel_count(x):
+    """Values per channel of ``x`` (every axis but the last), over the global batch while batch
+    statistics are synchronised across replicas."""
+    n = 1
+    for d in ops.shape(x)[:-1]:
+        n = n * d
+    if syncing_batch_statistics():
+        return cross_replica_sum(ops.convert_to_tensor(n, "float32"))
+    return n
 
 
 def channel_moments(x):
-    """``(μ, σ²)`` per channel (last axis) over every other axis; σ² biased (``ops.moments``)."""
-    return ops.moments(x, axes=tuple(range(len(x.shape) - 1)))
+    """``(μ, σ²)`` per channel (last axis) over every other axis; σ² biased (``ops.moments``);
+    over the global batch while batch statistics are synchronised (differentiable either way)."""
+    axes = tuple(range(len(x.shape) - 1))
+    if not syncing_batch_statistics():
+        return ops.moments(x, axes=axes)
+    n = ops.cast(channel_count(x), x.dtype)
+    mean = cross_replica_sum(ops.sum(x, axis=axes)) / n
+    variance = cross_replica_sum(ops.sum(ops.square(x - mean), axis=axes)) / n
+    return mean, variance
 
 
 def unbiased_variance(variance, x):
     """Bessel's correction σ̂² = σ²·n/(n − 1) for the statistics of ``x`` per channel (n = the
     number of values per channel; n = 1 is left as σ²·1)."""
-    n = 1
-    for d in ops.shape(x)[:-1]:
-        n = n * d
-    n = ops.cast(n, variance.dtype)
+    n = ops.cast(channel_count(x), variance.dtype)
     return variance * n / ops.maximum(n - 1.0, 1.0)
 
 

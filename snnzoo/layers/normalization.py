@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from snnzoo.backend import batch_norm_grad, custom_gradient
+from snnzoo.backend.data_parallel import syncing_batch_statistics
 from snnzoo.layers.batch_stats import channel_moments, update_moving_average
 from snnzoo.layers.time import check_sequence
 
@@ -32,7 +33,8 @@ def _normalize_with_batch_stats(epsilon, has_gamma, has_beta):
         y = ops.batch_normalization(x, mean, variance, axis=-1, offset=beta, scale=gamma, epsilon=epsilon)
 
         def vjp(g):
-            dx, dgamma, dbeta = batch_norm_grad(g, x, mean, variance, gamma, epsilon)
+            dx, dgamma, dbeta = batch_norm_grad(g, x, mean, variance, gamma, epsilon,
+                                                across_replicas=syncing_batch_statistics())
             grads = [dx, ops.zeros_like(mean), ops.zeros_like(variance)]
             if has_gamma:
                 grads.append(dgamma)

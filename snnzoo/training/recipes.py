@@ -30,7 +30,8 @@ import math
 import keras
 from keras import ops
 
-__all__ = ["RECIPES", "CoupledSGD", "EpochSchedule", "Recipe", "get", "names", "tiny_snn"]
+__all__ = ["RECIPES", "CoupledSGD", "EpochSchedule", "Recipe", "get", "names", "tiny_conv_snn",
+           "tiny_snn"]
 
 
 @dataclasses.dataclass
@@ -211,9 +212,38 @@ def tiny_snn(num_classes=10, time_steps=2, hidden=32, input_shape=(28, 28, 1)):
     return keras.Model(inputs, MeanOverTime(name="mean_over_time")(x), name="tiny_snn")
 
 
+def tiny_conv_snn(num_classes=10, time_steps=2, channels=(8, 16), input_shape=(28, 28, 1)):
+    """A small convolutional SNN, the test bed of data-parallel training: repeat T → two blocks
+    of [Conv2D 3×3 stride 2 (no bias) → tdBN → LIF (τ = 2, input not decayed: it fires where the
+    normalised current exceeds 1)] → flatten → Dense(C) → mean over T."""
+    from snnzoo.layers.neurons import LIF
+    from snnzoo.layers.normalization import TDBatchNorm
+    from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
+
+    inputs = keras.Input(tuple(input_shape), name="image")
+    x = RepeatTime(int(time_steps), name="repeat_time")(inputs)
+    for i, c in enumerate(channels, 1):
+        x = TimeFold(keras.layers.Conv2D(int(c), 3, strides=2, padding="same", use_bias=False),
+                     name=f"conv{i}")(x)
+        x = TDBatchNorm(name=f"bn{i}")(x)
+        x = LIF(tau=2.0, decay_input=False, name=f"sn{i}")(x)
+    x = TimeFold(keras.layers.Flatten(), name="flatten")(x)
+    x = keras.layers.Dense(num_classes, name="fc")(x)
+    return keras.Model(inputs, MeanOverTime(name="mean_over_time")(x), name="tiny_conv_snn")
+
+
 _IDE_SOURCE = ("IDE-FSNN scripts: SGD 0.05/0.9, coupled wd 5e-4, batch 128, cross-entropy, no "
                "augmentation, MultiStep [30,60,90] over 100 epochs")
 _SGD_IDE = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}
+
+#: The BP-STA MNIST ConvNet narrowed to fit CPU sessions (C16-MP2-C16-MP2-C32-AP7-FC(32,100)-
+#: node-Vote10); threshold 0.5, decay 0.9 as the authors; no dropout (32 features after the
+#: global pooling). Trained by ``training/bpsta_energy.py`` (issue 20, the BPSA paper's energy claim).
+_BPSTA_MNIST = {"dataset": "mnist", "num_classes": 10, "adjust": "bpsa+bpta", "widths": (16, 16, 32),
+                "dropout": 0.0}
+_BPSTA_MNIST_SOURCE = ("BP-STA train.py defaults (AdamW 1e-3, wd 1e-4, MSE to one-hot, θ 0.5, λ 0.9, "
+                       "batch 64); widths narrowed, T=4 and 12 epochs of cosine decay (no 5-epoch "
+                       "warm-up: it belongs to the 300-epoch schedule) to fit CPU sessions")
 
 RECIPES = {r.name: r for r in [
     Recipe("fsnn_fmnist_ide", "IDE feedback SNN F400 on Fashion-MNIST (T=5, LIF decay 0.95)",
@@ -234,6 +264,23 @@ RECIPES = {r.name: r for r in [
            schedule={"kind": "warmup_cosine", "warmup_epochs": 5}, loss="rate_mse",
            method="BPSA+BPTA",
            source="BP-STA train.py defaults + train_nmnist.sh"),
+    Recipe("bpsta_convnet_mnist", "Narrow BP-STA ConvNet on MNIST with BPSA+BPTA (T=4, voting "
+           "readout): the energy-claim reproduction's method arm",
+           "snnzoo.models.bpsta_convnet:bpsta_convnet", _BPSTA_MNIST, "mnist",
+           time_steps=4, epochs=12, batch_size=64,
+           optimizer={"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4},
+           schedule={"kind": "warmup_cosine", "warmup_epochs": 0}, loss="rate_mse",
+           method="BPSA+BPTA", source=_BPSTA_MNIST_SOURCE),
+    Recipe("bpsta_convnet_mnist_baseline", "The same narrow BP-STA ConvNet on MNIST with the "
+           "authors' baseline node (rectangular surrogate, reset not detached)",
+           "snnzoo.models.bpsta_convnet:bpsta_convnet",
+           dict(_BPSTA_MNIST, adjust=None, surrogate={"class_name": "Rectangle",
+                                                      "config": {"alpha": 1.0}},
+                detach_reset=False), "mnist",
+           time_steps=4, epochs=12, batch_size=64,
+           optimizer={"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4},
+           schedule={"kind": "warmup_cosine", "warmup_epochs": 0}, loss="rate_mse",
+           method="BPTT", source=_BPSTA_MNIST_SOURCE),
     Recipe("tebn_cnn7", "TEBN 7-layer CNN on CIFAR10-DVS (T=10, 48x48 frames)",
            "snnzoo.models.tebn_cnn:tebn_cnn7", {"num_classes": 10}, "cifar10dvs",
            time_steps=10, epochs=200, batch_size=32, frame_size=(48, 48), augment="crop_flip",
@@ -272,6 +319,15 @@ RECIPES = {r.name: r for r in [
            schedule={"kind": "step", "step_size": 64, "gamma": 0.1},
            chaos={"layers": ["sn0"], "z0": 15.0, "beta": 0.95, "every": "epoch", "form": "code"},
            method="CSBP", source="CSBP DVS-Gesture checkpoint args"),
+    Recipe("tiny_conv_fmnist_csbp", "A small conv SNN (2 × conv → tdBN → LIF, Dense readout) on "
+           "Fashion-MNIST with CSBP on both spiking layers, annealed per batch (the test bed of "
+           "--distribute)",
+           "snnzoo.training.recipes:tiny_conv_snn", {"num_classes": 10}, "fashion_mnist",
+           time_steps=2, epochs=2, batch_size=32, optimizer={"name": "adam", "lr": 1e-3},
+           schedule={"kind": "constant"},
+           chaos={"layers": ["sn1", "sn2"], "z0": 1.0, "beta": 0.99, "every": "batch",
+                  "form": "code"},
+           method="CSBP", source="snnzoo distribution test bed (CSBP code form, per-batch β)"),
     Recipe("tiny_fmnist", "A small LIF network on Fashion-MNIST (smoke tests of the entry point)",
            "snnzoo.training.recipes:tiny_snn", {"num_classes": 10, "hidden": 32}, "fashion_mnist",
            time_steps=2, epochs=2, batch_size=32, optimizer={"name": "adam", "lr": 1e-3},

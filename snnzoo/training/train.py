@@ -2,7 +2,7 @@
 
     snnzoo train RECIPE [--epochs E] [--batch-size B] [--out DIR] [--seed S]
                         [--limit N] [--resume] [--data DIR] [--time-steps T]
-                        [--train-time-steps T] [-q]
+                        [--train-time-steps T] [--distribute [--devices N] [--no-sync-bn]] [-q]
 
 (``python -m training.train RECIPE ...`` from the repository root is the same entry point.)
 
@@ -34,6 +34,15 @@ evaluation); ``--train-time-steps T`` trains at T and evaluates at the recipe's 
 T frames sampled per training sample; IDE: the implicit gradient does not depend on T, so a
 shorter simulation in training is a CPU-budget option). Every recipe, IDE's included, runs
 through this one loop.
+
+Data-parallel training (``--distribute``, :mod:`snnzoo.backend.data_parallel`): JAX
+``keras.distribution.DataParallel``, TensorFlow ``MirroredStrategy``, torch DDP under
+``torchrun --nproc_per_node=N``. ``--batch-size`` stays the global batch, split evenly over the
+devices (it must be a multiple of their number; a last incomplete training batch is dropped);
+batch-norm statistics are synchronised over the global batch (``--no-sync-bn``: per replica, as
+unsynchronised DDP); ``--devices N`` on a CPU host splits it into N simulated devices (JAX, TF).
+Only the chief process (torch rank 0) writes the run folder and prints progress; ``results.json``
+records the strategy and the number of devices (``distribution``).
 
 A run that fails before writing anything (no data, bad arguments, Ctrl-C during set-up) leaves no
 folder behind; an interrupted run keeps its epochs in ``backup/`` for ``--resume``.
@@ -240,15 +249,44 @@ def _interactive():
 
 def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=None, resume=False,
           data_dir=None, time_steps=None, jit_compile="auto", verbose="auto", argv=None,
-          prog="snnzoo train", train_time_steps=None):
-    """Train recipe ``recipe_name`` (see the module docstring); returns the results dict.
+          prog="snnzoo train", train_time_steps=None, distribute=False, devices=None,
+          sync_batch_norm=True):
+    """Train recipe ``recipe_name`` (see the module docstring); returns the results dict (None
+    in a torch rank other than 0).
 
     ``verbose``: ``"auto"`` (a progress bar on a terminal, one line per epoch otherwise), 0, 1
-    or 2 (Keras' meanings). ``argv``/``prog`` are recorded as the run's command."""
+    or 2 (Keras' meanings). ``argv``/``prog`` are recorded as the run's command.
+    ``distribute``/``devices``/``sync_batch_norm``: data-parallel training (module docstring)."""
+    from snnzoo.backend import data_parallel
     from snnzoo.training import recipes
+
+    if devices is not None and not distribute:
+        raise ValueError("--devices needs --distribute")
+    if not sync_batch_norm and not distribute:
+        raise ValueError("--no-sync-bn needs --distribute")
+    engine = data_parallel.start(devices, sync_batch_norm) if distribute else None
+    try:
+        return _train(recipe_name, epochs, batch_size, out, seed, limit, resume, data_dir,
+                      time_steps, jit_compile, verbose, argv, prog, train_time_steps, engine,
+                      recipes)
+    except Exception as exc:
+        lost = engine.translate_error(exc) if engine is not None else None
+        if lost is not None:
+            raise lost from exc
+        raise
+    finally:
+        if engine is not None:
+            data_parallel.stop()
+
+
+def _train(recipe_name, epochs, batch_size, out, seed, limit, resume, data_dir, time_steps,
+           jit_compile, verbose, argv, prog, train_time_steps, engine, recipes):
+    chief = engine is None or engine.is_chief
 
     if verbose == "auto":
         verbose = 1 if _interactive() else 2
+    if not chief:
+        verbose = 0
     args = argparse.Namespace(recipe=recipe_name, epochs=epochs, batch_size=batch_size, out=out,
                               seed=seed, limit=limit, resume=resume, data=data_dir,
                               time_steps=time_steps, train_time_steps=train_time_steps)
@@ -264,6 +302,10 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
         raise ValueError(f"--limit must be >= 1, got {limit}")
     if epochs is not None and int(epochs) < 1:
         raise ValueError(f"--epochs must be >= 1, got {epochs}")
+    if engine is not None and recipe.batch_size % engine.num_replicas:
+        raise ValueError(f"--batch-size {recipe.batch_size} (the global batch) cannot be split "
+                         f"evenly over {engine.num_replicas} devices; use a multiple of "
+                         f"{engine.num_replicas}")
     out = Path(out or Path("runs") / recipe.name)
     keras = _keras()
     keras.utils.set_random_seed(int(seed))
@@ -271,14 +313,17 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
         shlex.quote(a) for a in (argv if argv is not None else [recipe_name]))
     started = time.time()
 
-    created = _new_dirs(out)
-    out.mkdir(parents=True, exist_ok=True)
+    created = _new_dirs(out) if chief else []
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
     try:
-        history, final, data, weights_file, best, epochs_done = _run_fit(
-            recipe, args, out, data_dir, jit_compile, verbose)
+        fitted = _run_fit(recipe, args, out, data_dir, jit_compile, verbose, engine)
     except BaseException:
         _remove_empty(created)  # nothing half-written: no empty run folder stays behind
         raise
+    if not chief:
+        return None
+    history, final, data, weights_file, best, epochs_done = fitted
 
     wall = time.time() - started
     results = {
@@ -297,6 +342,8 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
                   "firing_rates": final["firing_rates"], "weights": weights_file,
                   "limited": limit is not None},
         "data_sha256": data,
+        "distribution": engine.describe() if engine is not None else
+        {"strategy": "single", "devices": 1},
         "wall_time_s": round(wall, 2),
         "wall_time_total_s": round(_previous_wall_time(out) + wall, 2),
         "date": datetime.date.today().isoformat(),
@@ -307,10 +354,14 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
     return results
 
 
-def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
+def _run_fit(recipe, args, out, data_dir, jit_compile, verbose, engine=None):
+    import contextlib
+
     keras = _keras()
-    from snnzoo.data.pipelines import DATASETS, data_fingerprint, make_dataset
+    from snnzoo.data.pipelines import DATASETS, EpochStream, data_fingerprint, make_dataset
     from snnzoo.evaluate import evaluate
+
+    chief = engine is None or engine.is_chief
 
     _check_out(out, args.resume, ["backup", "history.csv"])
     info = DATASETS[recipe.dataset]
@@ -323,24 +374,31 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
         common["time_steps"] = T
     train_seq = make_dataset(recipe.dataset, "train", recipe.batch_size, augment=recipe.augment,
                              shuffle=True,
-                             sample_frames=train_T if (ev and train_T != T) else None, **common)
+                             sample_frames=train_T if (ev and train_T != T) else None,
+                             drop_remainder=engine is not None, **common)
+    if len(train_seq) == 0:
+        raise ValueError(f"no complete training batch of {recipe.batch_size} samples"
+                         + (f" (--limit {args.limit})" if args.limit else ""))
     test_seq = make_dataset(recipe.dataset, "test", recipe.batch_size, shuffle=False, **common)
 
-    model = recipe.build(train_T)
+    with engine.scope() if engine is not None else contextlib.nullcontext():
+        model = recipe.build(train_T)
+        if recipe.chaos:
+            from snnzoo.chaos import attach_chaos
+
+            c = dict(recipe.chaos)
+            layers = c.pop("layers")
+            c.pop("beta", None)
+            c.pop("every", None)
+            attach_chaos(model, layers, **c)
+        model.compile(optimizer=recipe.make_optimizer(len(train_seq)), loss=recipe.make_loss(),
+                      metrics=[keras.metrics.MeanMetricWrapper(_time_mean_accuracy,
+                                                               name="accuracy")],
+                      jit_compile=jit_compile)
     eval_model = recipe.build(T)
-    if recipe.chaos:
-        from snnzoo.chaos import attach_chaos
 
-        c = dict(recipe.chaos)
-        layers = c.pop("layers")
-        c.pop("beta", None)
-        c.pop("every", None)
-        attach_chaos(model, layers, **c)
-    model.compile(optimizer=recipe.make_optimizer(len(train_seq)), loss=recipe.make_loss(),
-                  metrics=[keras.metrics.MeanMetricWrapper(_time_mean_accuracy, name="accuracy")],
-                  jit_compile=jit_compile)
-
-    backup = keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False)
+    backup_cls = keras.callbacks.BackupAndRestore if chief else _RestoreOnly
+    backup = backup_cls(str(out / "backup"), delete_checkpoint=False)
     history_csv = out / "history.csv"
     previous = _read_history(history_csv)
     if args.resume and (out / "backup").is_dir():
@@ -348,9 +406,14 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
         # to the same state).
         backup.set_model(model)
         backup.on_train_begin()
-        meta = out / "backup" / "training_metadata.json"
-        if meta.is_file():
-            train_seq.set_epoch(json.loads(meta.read_text()).get("epoch", 0))
+    start_epoch = 0
+    meta = out / "backup" / "training_metadata.json"
+    if args.resume and meta.is_file():
+        start_epoch = int(json.loads(meta.read_text()).get("epoch", 0))
+    stream = EpochStream(train_seq, recipe.epochs, start_epoch)  # batch i: epoch i // n
+    if engine is not None:
+        engine.prepare(model)
+        stream = engine.shard(stream)
     best_so_far = max((r.get("test_accuracy", float("-inf")) for r in previous),
                       default=None)
 
@@ -365,15 +428,22 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
         CleanCheckpoint(str(out / "best.weights.h5"), monitor="test_accuracy", mode="max",
                         save_best_only=True, save_weights_only=True,
                         initial_value_threshold=best_so_far),
-    ]
+    ] if chief else []
     if recipe.chaos:
         from snnzoo.chaos import ChaosAnnealing
 
         callbacks.append(ChaosAnnealing(beta=recipe.chaos["beta"],
                                         every=recipe.chaos.get("every", "epoch")))
-    callbacks.append(_make_history_logger(history_csv))  # after ChaosAnnealing logged chaos_z
+    if chief:
+        callbacks.append(_make_history_logger(history_csv))  # after ChaosAnnealing logged chaos_z
     callbacks.append(backup)  # last: its epoch-end state includes this epoch's annealed z
-    model.fit(train_seq, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
+    if len(stream):  # (a finished run resumed: nothing to train)
+        # shuffle=False: the pipeline shuffles the samples of every epoch itself (seeded);
+        # Keras' own shuffle would reorder the batches of the whole stream with Python's RNG.
+        model.fit(stream, epochs=recipe.epochs, steps_per_epoch=len(train_seq), shuffle=False,
+                  callbacks=callbacks, verbose=verbose)
+    if not chief:
+        return None
 
     copy_weights(model, eval_model)
     eval_model.save_weights(str(out / "final.weights.h5"))  # the last epoch's clean weights
@@ -390,6 +460,26 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose):
     return (history, final, data, "best.weights.h5",
             {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"]} if best else None,
             len(history))
+
+
+def _restore_only_class():
+    keras = _keras()
+
+    class RestoreOnly(keras.callbacks.BackupAndRestore):
+        """``BackupAndRestore`` that restores (weights, optimizer, epoch) but never writes: the
+        non-chief processes of a distributed run read the chief's backup."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    return RestoreOnly
+
+
+def _RestoreOnly(*args, **kwargs):
+    return _restore_only_class()(*args, **kwargs)
 
 
 def add_train_arguments(p):
@@ -411,6 +501,15 @@ def add_train_arguments(p):
     p.add_argument("--time-steps", type=int, default=None, help="override the recipe's T")
     p.add_argument("--train-time-steps", type=int, default=None,
                    help="train at this T, evaluate at the recipe's (or --time-steps) T")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel training on the backend's engine (JAX DataParallel, TF "
+                        "MirroredStrategy, torch DDP under torchrun); --batch-size is global")
+    p.add_argument("--devices", type=int, default=None,
+                   help="with --distribute: number of devices (default all; a CPU host is split "
+                        "into N simulated devices on JAX and TF; torch: torchrun's process count)")
+    p.add_argument("--no-sync-bn", dest="sync_bn", action="store_false",
+                   help="with --distribute: batch-norm statistics per replica instead of over the "
+                        "global batch")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (default: a progress bar on a terminal, one line per "
                         "epoch otherwise)")
@@ -429,15 +528,19 @@ def _argv_from(a):
     for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--out", a.out),
                         ("--seed", a.seed), ("--limit", a.limit), ("--data", a.data),
                         ("--time-steps", a.time_steps),
-                        ("--train-time-steps", getattr(a, "train_time_steps", None))):
+                        ("--train-time-steps", getattr(a, "train_time_steps", None)),
+                        ("--devices", getattr(a, "devices", None))):
         if value is not None:
             argv += [flag, str(value)]
-    return argv + (["--resume"] if a.resume else []) + (["-q"] if a.quiet else [])
+    return (argv + (["--distribute"] if getattr(a, "distribute", False) else [])
+            + ([] if getattr(a, "sync_bn", True) else ["--no-sync-bn"])
+            + (["--resume"] if a.resume else []) + (["-q"] if a.quiet else []))
 
 
 def run_cli(a, prog="snnzoo train", error_prefix="snnzoo", argv=None) -> int:
     """Run parsed training arguments ``a``; bad input ends with one ``<error_prefix>: error: ...``
     line and exit code 1, Ctrl-C with one line and 130. Returns the exit code."""
+    from snnzoo.backend.data_parallel import DistributionError
     from snnzoo.data.checksums import DataNotFoundError
     from snnzoo.evaluate import one_line_error
 
@@ -446,8 +549,10 @@ def run_cli(a, prog="snnzoo train", error_prefix="snnzoo", argv=None) -> int:
               limit=a.limit, resume=a.resume, data_dir=a.data, time_steps=a.time_steps,
               train_time_steps=getattr(a, "train_time_steps", None),
               verbose=0 if a.quiet else "auto", argv=argv if argv is not None else _argv_from(a),
-              prog=prog)
-    except (DataNotFoundError, ValueError, RunExistsError, ImportError, OSError) as err:
+              prog=prog, distribute=getattr(a, "distribute", False),
+              devices=getattr(a, "devices", None), sync_batch_norm=getattr(a, "sync_bn", True))
+    except (DataNotFoundError, ValueError, RunExistsError, ImportError, OSError,
+            DistributionError) as err:
         print(f"{error_prefix}: error: {one_line_error(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
