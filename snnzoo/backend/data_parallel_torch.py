@@ -12,6 +12,7 @@ all-reduce (synchronised BN; the gradient of the sum is the all-reduce of the gr
 """
 import datetime
 import os
+import signal
 
 import keras
 import torch
@@ -94,7 +95,15 @@ class TorchDistributed(DataParallelEngine):
         name = f"cuda:{local}" if cuda else f"cpu (rank {rank})"
         super().__init__(world, [name], sync_batch_norm, rank=rank, world_size=world)
         self.device_names = [f"cuda:{i}" if cuda else f"cpu:{i}" for i in range(world)]
+        # torchrun stops every rank with SIGTERM when one fails: end with one clear error (and
+        # the training loop's clean-up) instead of a silent kill
+        self._previous_sigterm = signal.signal(signal.SIGTERM, self._stopped)
 
+    def _stopped(self, signum, frame):
+        raise DistributionError(
+            f"rank {self.rank} of {self.world_size} was stopped by torchrun (SIGTERM): another "
+            "rank failed or was killed (torchrun's report names it). Completed epochs are kept in "
+            "the run folder's backup/; start the same torchrun command again with --resume")
     def shard(self, sequence):
         return _RankShard(sequence, self.rank, self.world_size) if self.world_size > 1 else sequence
 
@@ -132,13 +141,16 @@ class TorchDistributed(DataParallelEngine):
         lost = ("Connection closed by peer", "Connection reset by peer", "Broken pipe",
                 "Socket Timeout", "Timed out", "NCCL", "gloo", "closed")
         if isinstance(exc, (RuntimeError, dist.DistBackendError)) and any(s in text for s in lost):
+            cause = next((line.strip() for line in text.splitlines()
+                          if any(s in line for s in lost)), text.strip().splitlines()[0])
             return DistributionError(
-                f"rank {self.rank} of {self.world_size} lost the other ranks ({text.splitlines()[0]}): "
+                f"rank {self.rank} of {self.world_size} lost the other ranks ({cause[:200]}): "
                 "a process died or was killed. The run folder keeps the last finished epoch; start "
                 f"the same torchrun command again with --resume")
         return None
 
     def close(self):
+        signal.signal(signal.SIGTERM, self._previous_sigterm or signal.SIG_DFL)
         if dist.is_initialized():
             dist.destroy_process_group()
 

@@ -323,11 +323,15 @@ RECIPES = {r.name: r for r in [
            "Fashion-MNIST with CSBP on both spiking layers, annealed per batch (the test bed of "
            "--distribute)",
            "snnzoo.training.recipes:tiny_conv_snn", {"num_classes": 10}, "fashion_mnist",
-           time_steps=2, epochs=2, batch_size=32, optimizer={"name": "adam", "lr": 1e-3},
-           schedule={"kind": "constant"},
+           time_steps=2, epochs=2, batch_size=32,
+           optimizer={"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4},
+           schedule={"kind": "cosine", "t_max": 2},
            chaos={"layers": ["sn1", "sn2"], "z0": 1.0, "beta": 0.99, "every": "batch",
                   "form": "code"},
-           method="CSBP", source="snnzoo distribution test bed (CSBP code form, per-batch β)"),
+           method="CSBP", source="snnzoo distribution test bed (CSBP code form, per-batch β; SGD, "
+                                 "whose update is linear in the gradient, so 1- and N-device runs "
+                                 "agree to float rounding — Adam's first steps, ≈ lr·sign(g), would "
+                                 "turn rounding in near-zero gradients into ±lr)"),
     Recipe("tiny_fmnist", "A small LIF network on Fashion-MNIST (smoke tests of the entry point)",
            "snnzoo.training.recipes:tiny_snn", {"num_classes": 10, "hidden": 32}, "fashion_mnist",
            time_steps=2, epochs=2, batch_size=32, optimizer={"name": "adam", "lr": 1e-3},

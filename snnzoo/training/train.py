@@ -403,9 +403,17 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose, engine=None):
     previous = _read_history(history_csv)
     if args.resume and (out / "backup").is_dir():
         # Restore now, before ChaosAnnealing reads z at the start of fit (fit restores again,
-        # to the same state).
+        # to the same state); in the engine's scope, where the optimizer's variables belong.
         backup.set_model(model)
-        backup.on_train_begin()
+        with engine.scope() if engine is not None else contextlib.nullcontext():
+            backup.on_train_begin()
+    if args.resume and recipe.chaos and previous and "chaos_z" in previous[-1]:
+        # z lives in the attached probes, outside the model's saved weights: continue the
+        # annealing from the last logged z (the z of the last step) times β
+        from snnzoo.chaos import chaotic_regularizers
+
+        for reg in chaotic_regularizers(model):
+            reg.z.assign(float(previous[-1]["chaos_z"]) * float(recipe.chaos["beta"]))
     start_epoch = 0
     meta = out / "backup" / "training_metadata.json"
     if args.resume and meta.is_file():
