@@ -420,6 +420,10 @@ def _run_fit(recipe, args, out, data_dir, jit_compile, verbose, engine=None):
         start_epoch = int(json.loads(meta.read_text()).get("epoch", 0))
     stream = EpochStream(train_seq, recipe.epochs, start_epoch)  # batch i: epoch i // n
     if engine is not None:
+        if engine.sync_batch_norm:
+            from snnzoo.layers.normalization import synchronize_batch_norm
+
+            synchronize_batch_norm(model)
         engine.prepare(model)
         stream = engine.shard(stream)
     best_so_far = max((r.get("test_accuracy", float("-inf")) for r in previous),
