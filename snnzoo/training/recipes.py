@@ -214,8 +214,9 @@ def tiny_snn(num_classes=10, time_steps=2, hidden=32, input_shape=(28, 28, 1)):
 
 def tiny_conv_snn(num_classes=10, time_steps=2, channels=(8, 16), input_shape=(28, 28, 1)):
     """A small convolutional SNN, the test bed of data-parallel training: repeat T → two blocks
-    of [Conv2D 3×3 stride 2 (no bias) → tdBN → LIF (τ = 2, input not decayed: it fires where the
-    normalised current exceeds 1)] → flatten → Dense(C) → mean over T."""
+    of [Conv2D 3×3 stride 2 (no bias) → batch norm (tdBN in the first, a plain Keras
+    BatchNormalization on the B·T frames in the second) → LIF (τ = 2, input not decayed: it fires
+    where the normalised current exceeds 1)] → flatten → Dense(C) → mean over T."""
     from snnzoo.layers.neurons import LIF
     from snnzoo.layers.normalization import TDBatchNorm
     from snnzoo.layers.time import MeanOverTime, RepeatTime, TimeFold
@@ -225,7 +226,11 @@ def tiny_conv_snn(num_classes=10, time_steps=2, channels=(8, 16), input_shape=(2
     for i, c in enumerate(channels, 1):
         x = TimeFold(keras.layers.Conv2D(int(c), 3, strides=2, padding="same", use_bias=False),
                      name=f"conv{i}")(x)
-        x = TDBatchNorm(name=f"bn{i}")(x)
+        if i == 1:
+            x = TDBatchNorm(name=f"bn{i}")(x)
+        else:  # a plain Keras BN on the folded frames (B·T): both BN kinds in the test bed
+            x = TimeFold(keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+                         name=f"bn{i}")(x)
         x = LIF(tau=2.0, decay_input=False, name=f"sn{i}")(x)
     x = TimeFold(keras.layers.Flatten(), name="flatten")(x)
     x = keras.layers.Dense(num_classes, name="fc")(x)
