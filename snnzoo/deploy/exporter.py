@@ -17,7 +17,7 @@ format               path      what is written
 ==================== ========= ===================================================================
 
 Every file records the model name, T, the input and output specs and the snnzoo version
-(:mod:`snnzoo.deploy.metadata`). Writing is atomic (:mod:`snnzoo.deploy.atomic`).
+(:mod:`snnzoo.deploy.metadata`). Writing is atomic (:mod:`snnzoo._atomic`).
 
 Which backend writes what (:mod:`snnzoo.backend.export_support`): a format the current backend
 cannot write itself is written by a child process under a backend that can
@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from snnzoo.deploy.atomic import atomic_output
+from snnzoo._atomic import atomic_output
 from snnzoo.deploy.metadata import build_metadata
 
 __all__ = ["FORMATS", "check_target", "export", "write_native"]

@@ -28,9 +28,10 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
+
+from snnzoo._atomic import copy_file_atomic, write_text_atomic
 
 __all__ = ["add_publish_arguments", "cli_publish", "default_zoo_dir", "main", "publish", "run_cli"]
 
@@ -140,9 +141,7 @@ def publish(run_dir, zoo_name, zoo_dir=None, allow_limited=False, check=True):
         _check_loadable(manifest, weights_src)
 
     target = zoo_dir / f"{zoo_name}.weights.h5"
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(weights_src, tmp)
-    os.replace(tmp, target)
+    copy_file_atomic(weights_src, target)
     sha = file_hash(target)
 
     data = results.get("data_sha256") or {}
@@ -159,9 +158,7 @@ def publish(run_dir, zoo_name, zoo_dir=None, allow_limited=False, check=True):
         "train_data_sha256": data.get("train"),
     }
     manifest["weights"] = {"file": target.name, "sha256": sha}
-    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, manifest_path)
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     print(f"published {zoo_name}: {target} (sha256 {sha[:16]}...), measured "
           f"{accuracy['measured']} % -> {manifest_path}")
     return manifest

@@ -53,7 +53,6 @@ import argparse
 import csv
 import datetime
 import json
-import os
 import shlex
 import sys
 import time
@@ -160,14 +159,14 @@ def _read_history(path: Path):
 
 def _write_history(path: Path, rows):
     """Write ``rows`` atomically: ``epoch`` first, then every key that some row has (sorted)."""
+    from snnzoo._atomic import atomic_output
+
     keys = sorted({k for r in rows for k in r} - {"epoch"})
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["epoch"] + keys)
         writer.writeheader()
         for r in rows:
             writer.writerow({k: r.get(k, "") for k in ["epoch"] + keys})
-    os.replace(tmp, path)
 
 
 def _make_history_logger(path: Path):
@@ -221,9 +220,9 @@ def _remove_empty(created):
 
 
 def _write_json(path: Path, obj):
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+    from snnzoo._atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(obj, indent=1, default=str))
 
 
 def _previous_wall_time(out: Path):

@@ -20,7 +20,6 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 from snnzoo._deprecation import warn_deprecated
@@ -106,27 +105,6 @@ def git_blob_sha1_file(path):
     return _hashing().file_hash(path, "git_blob_sha1")
 
 
-def _make_parents(path):
-    """Create ``path``'s missing parent folders; return those created, outermost first."""
-    created = []
-    parent = Path(path).parent
-    while not parent.exists():
-        created.append(parent)
-        parent = parent.parent
-    created.reverse()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return created
-
-
-def _remove_empty(folders):
-    """Remove the folders :func:`_make_parents` created, innermost first, where still empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # not empty (another file arrived meanwhile) or already gone
-            break
-
-
 # -- cache layout --------------------------------------------------------------------------------
 def source_hash(spec):
     return expected_hash(spec)[1]
@@ -142,10 +120,6 @@ def checkpoint_cache_path(name, spec):
     original checkpoint lives."""
     filename = spec.get("filename") or Path(urllib.parse.urlparse(spec["origin"]).path).name
     return home_dir() / "checkpoints" / name / Path(filename).name
-
-
-def _temp_beside(path, suffix=".part"):
-    return path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
 
 
 # -- download ------------------------------------------------------------------------------------
@@ -166,9 +140,9 @@ def download(name, spec, dest=None, progress=True):
     scheme = urllib.parse.urlparse(url).scheme
     if scheme not in ("http", "https", "file"):
         raise ValueError(f"unsupported weights origin {url!r} (http, https or file URLs only)")
-    created = _make_parents(dest)
-    tmp = _temp_beside(dest)
-    try:
+    from snnzoo._atomic import atomic_output
+
+    with atomic_output(dest) as tmp:  # renamed into place only once downloaded and verified
         try:
             response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
         except (urllib.error.URLError, OSError, ValueError) as err:
@@ -187,12 +161,6 @@ def download(name, spec, dest=None, progress=True):
             except (OSError, urllib.error.URLError) as err:
                 raise _offline_error(name, spec, dest, f"connection lost: {err}") from err
         verify_weights(tmp, spec, delete=True, what=f"download of {url} saved as")
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-        if not dest.exists():  # leave no empty folder behind either
-            _remove_empty(created)
     return dest
 
 
@@ -207,16 +175,10 @@ def fetch_checkpoint(name, spec, progress=True):
 
 
 def save_weights_atomic(model, path):
-    """``model.save_weights(path)`` through a temporary file + rename."""
+    """``model.save_weights(path)`` through a temporary file + rename (:mod:`snnzoo._atomic`)."""
+    from snnzoo._atomic import atomic_output
+
     path = Path(path)
-    created = _make_parents(path)
-    tmp = _temp_beside(path, suffix=".weights.h5")
-    try:
+    with atomic_output(path) as tmp:
         model.save_weights(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-        if not path.exists():  # failed or interrupted: no empty folder either
-            _remove_empty(created)
     return path

@@ -1,19 +1,20 @@
-"""Atomic output for exports: everything is written to a temporary path beside the target and
-renamed into place only once complete, so an error or Ctrl-C never leaves a half-written file
-or folder at the target (an existing one stays as it was)."""
+"""Atomic file writes, the one implementation for the whole package (exports, converted and
+published weights, run records): everything is written to a temporary path beside the target
+and renamed into place only once complete, so an error or Ctrl-C never leaves a half-written
+file or folder at the target (an existing one stays as it was), nor a folder created for it."""
 import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_output"]
+__all__ = ["atomic_output", "copy_file_atomic", "write_text_atomic"]
 
 
 @contextlib.contextmanager
 def atomic_output(path, directory=False):
-    """Yield a temporary path (same folder and suffix as ``path``, not yet existing) to write;
-    on success it replaces ``path``. ``directory``: the output is a folder (SavedModel)."""
+    """Yield a temporary path (same folder and file name as ``path``, not yet existing) to
+    write; on success it replaces ``path``. ``directory``: the output is a folder (SavedModel)."""
     path = Path(path)
     if directory and path.exists() and not path.is_dir():
         raise ValueError(f"{path} exists and is a file; a SavedModel is a folder: choose a new path")
@@ -33,7 +34,7 @@ def atomic_output(path, directory=False):
     try:
         yield tmp
         if not tmp.exists():
-            raise RuntimeError(f"the exporter wrote nothing to {tmp}")
+            raise RuntimeError(f"nothing was written to {tmp}")
         if directory and path.exists():
             old = scratch / (path.name + ".old")
             os.replace(path, old)  # a folder cannot be replaced by rename in one step
@@ -50,3 +51,17 @@ def atomic_output(path, directory=False):
             for folder in created:  # failed: no empty folders left behind either
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def copy_file_atomic(src, path):
+    """Copy file ``src`` to ``path`` atomically; returns the path."""
+    with atomic_output(path) as tmp:
+        shutil.copyfile(src, tmp)
+    return Path(path)
