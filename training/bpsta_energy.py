@@ -218,7 +218,18 @@ def _verdict(summary, at):
             f"{fr_b:.4f} ({100 * (fr_m / fr_b - 1):+.0f} %), its E_SNN {e_m / 1e3:.1f} nJ against "
             f"{e_b / 1e3:.1f} nJ ({100 * (e_m / e_b - 1):+.0f} %), its accuracy {acc_m:.2f} % against "
             f"{acc_b:.2f} % ({acc_m - acc_b:+.2f} points; the std over seeds is in the table). ")
-    if fires_less and cheaper:
+    collapsed = acc_m < acc_b - 10.0
+    if collapsed:
+        text += ("The paper's claim is NOT reproduced here: the BPSA+BPTA networks did not train — "
+                 "their training and test accuracy fell after the first epoch and stayed far below "
+                 "the baseline's (per-epoch numbers below), so their lower firing and energy are "
+                 "those of a network that has mostly stopped firing, not an efficiency gain at "
+                 "comparable accuracy. The node's gradients equal the authors' HTGLIFNode "
+                 "formulation (tests/test_bpsta_adjust.py, on every backend); BPSA's ∂S/∂U is 0 for "
+                 "a neuron that does not fire, so a neuron that falls silent gets no gradient, which "
+                 "a 16-channel network may not survive. Still to try: the authors' widths, T = 16, "
+                 "a lower learning rate.")
+    elif fires_less and cheaper:
         text += "The paper's direction holds in these numbers: BPSA+BPTA fires less and costs less energy"
         text += "." if acc_m >= acc_b - 0.5 else ", but at a lower accuracy."
     elif not fires_less and not cheaper:
