@@ -266,6 +266,39 @@ def test_time_loop_first_step(steps):
     assert built == ([] if unrolled else [True])
 
 
+@pytest.mark.parity
+@pytest.mark.parametrize("steps", [3, 11])  # unrolled, and scan / while_loop on JAX / TF
+def test_time_loop_by_length_without_inputs(steps):
+    """``inputs=None, length=T``: T steps with x_t = None (a constant input read by the step);
+    the state equals a hand-written loop, outputs are None when the step returns none, and
+    stacked when it returns some."""
+    c = np.random.RandomState(5).randn(2, 3).astype("float32")
+    const = keras.ops.convert_to_tensor(c)
+
+    def step(state, x_t):
+        assert x_t is None
+        v = state[0] * 0.5 + const
+        return (v, state[1] + 1.0), None
+
+    (v, n), out = backend.time_loop(step, (keras.ops.zeros((2, 3)), keras.ops.zeros(())), None,
+                                    length=steps)
+    ref = np.zeros((2, 3), "float32")
+    for _ in range(steps):
+        ref = ref * 0.5 + c
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(v), ref, rtol=1e-6)
+    assert out is None and float(keras.ops.convert_to_numpy(n)) == steps
+
+    def step_out(state, x_t):
+        v = state[0] * 0.5 + const
+        return (v,), v * 2.0
+
+    _, ys = backend.time_loop(step_out, (keras.ops.zeros((2, 3)),), None, length=steps)
+    assert tuple(ys.shape) == (2, steps, 3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ys)[:, -1], 2.0 * ref, rtol=1e-6)
+    with pytest.raises(ValueError, match="inputs .* or length"):
+        backend.time_loop(step, (), None)
+
+
 @torch_only
 @pytest.mark.parametrize("make", [
     lambda: LIF(tau=2.0, detach_reset=True),

@@ -15,16 +15,18 @@ def test_simulation_goes_through_time_loop_with_unroll_max_4(monkeypatch, T):
     calls = []
     real = simulation.time_loop
 
-    def spy(step, state, inputs, unroll_max=None, first_step=None):
-        calls.append((inputs.shape[1], unroll_max))
-        return real(step, state, inputs, unroll_max=unroll_max, first_step=first_step)
+    def spy(step, state, inputs, unroll_max=None, first_step=None, length=None):
+        calls.append((inputs, length, unroll_max))
+        return real(step, state, inputs, unroll_max=unroll_max, first_step=first_step,
+                    length=length)
 
     monkeypatch.setattr(simulation, "time_loop", spy)
     layer = FeedbackEquilibrium({"kind": "dense", "filters": 5, "use_bias": True}, time_steps=T,
                                 decay=0.9, seed=0)
     x = np.random.default_rng(T).uniform(0.0, 4.0, (3, 5)).astype("float32")
     out = ops.convert_to_numpy(layer(x))
-    assert calls == [(T, simulation.UNROLL_MAX)] and simulation.UNROLL_MAX == 4
+    # T steps of a constant input current: no placeholder sequence, the length alone
+    assert calls == [(None, T, simulation.UNROLL_MAX)] and simulation.UNROLL_MAX == 4
     layer.fb_vars["bias"].assign(np.zeros(5, "float32"))  # the reference loop has no bias
     out = ops.convert_to_numpy(layer(x))
     ref = simulate_rate(x.astype(np.float64), {"kind": "dense"},

@@ -18,8 +18,12 @@ def _settings():
     return sys.modules[__name__.rpartition(".")[0]]
 
 
-def time_loop(step, state, inputs, unroll_max=None, first_step=None):
+def time_loop(step, state, inputs, unroll_max=None, first_step=None, length=None):
     """Run ``step(state, x_t) -> (state, y_t)`` over ``inputs`` [B, T, ...] along axis 1.
+
+    ``inputs=None`` with ``length=T``: T steps without a per-step input (``x_t`` is None; the
+    step reads what it needs itself, e.g. a constant input current). A step that returns
+    ``y_t = None`` has no outputs: ``outputs`` is then None.
 
     ``state`` is a tuple of tensors, or a zero-argument callable returning it (evaluated only if
     needed). ``first_step(x_0) -> (state, y_0)``, if given, must equal ``step(state, x_0)``; the
@@ -36,7 +40,12 @@ def time_loop(step, state, inputs, unroll_max=None, first_step=None):
     """
     settings = _settings()
     unroll_max = settings.UNROLL_MAX if unroll_max is None else unroll_max
-    steps = inputs.shape[1]
+    if inputs is None:
+        if length is None:
+            raise ValueError("time_loop needs inputs [B, T, ...] or length=T")
+        steps = int(length)
+    else:
+        steps = inputs.shape[1]
     if steps is None:
         raise ValueError("the time axis (axis 1) must have a static length")
     if steps > unroll_max:
@@ -44,13 +53,18 @@ def time_loop(step, state, inputs, unroll_max=None, first_step=None):
         if compiled is not None:
             return compiled
     outs = []
-    slices = take_time_slices(inputs, steps)
-    for t, x_t in enumerate(slices or ops.unstack(inputs, num=steps, axis=1)):
+    if inputs is None:
+        xs = [None] * steps
+    else:
+        xs = take_time_slices(inputs, steps) or ops.unstack(inputs, num=steps, axis=1)
+    for t, x_t in enumerate(xs):
         if t == 0 and first_step is not None:
             state, y = first_step(x_t)
         else:
             state, y = step(state() if callable(state) else state, x_t)
         outs.append(y)
+    if outs[0] is None:
+        return state, None
     if isinstance(outs[0], tuple):
         return state, tuple(_stack_time(list(o)) for o in zip(*outs))
     return state, _stack_time(outs)

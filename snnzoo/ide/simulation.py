@@ -46,7 +46,6 @@ def simulate(x1, feedback, chain, shapes, time_steps, v_threshold, decay, sequen
     last0 = ops.zeros((batch,) + tuple(shapes[-1]), dtype=dtype)
     state = (tuple(ops.zeros((batch,) + tuple(s), dtype=dtype) for s in shapes), last0,
              ops.zeros_like(last0), ops.zeros((), dtype=dtype))  # gate: 0 at t = 0, then 1
-    no_output = ops.zeros((1,), dtype=dtype)
 
     def step(carry, x_t):
         us, s_last, acc, gate = carry
@@ -55,11 +54,13 @@ def simulate(x1, feedback, chain, shapes, time_steps, v_threshold, decay, sequen
                                          decay, feedback_bias=bias, masks=masks)
         s = spikes[-1]
         acc = acc * lam + s if decay is not None else acc + s
-        return (tuple(new_us), s, acc, ops.ones_like(gate)), no_output
+        return (tuple(new_us), s, acc, ops.ones_like(gate)), None
 
-    # constant input: a placeholder sequence only fixes T (the steps read x1 itself)
-    steps = x1 if sequence else ops.zeros((1, T), dtype=dtype)
-    state, _ = time_loop(step, state, steps, unroll_max=UNROLL_MAX)
+    # constant input: T steps without a per-step input (the steps read x1 itself)
+    if sequence:
+        state, _ = time_loop(step, state, x1, unroll_max=UNROLL_MAX)
+    else:
+        state, _ = time_loop(step, state, None, unroll_max=UNROLL_MAX, length=T)
     return ops.stop_gradient(state[2] / rate_norm(decay, T))
 
 
