@@ -80,9 +80,6 @@ class DataParallelEngine:
         """After ``compile`` (and any restore): make every replica start from the same state and
         hook the gradient reduction where the engine needs one."""
 
-    def barrier(self):
-        """Wait for every process (torch); nothing elsewhere."""
-
     def replica_sum(self, x):
         """The sum of ``x`` over the replicas, differentiable (inside a replica step)."""
         return x

@@ -92,9 +92,8 @@ class TorchDistributed(DataParallelEngine):
         if not dist.is_initialized():
             timeout = datetime.timedelta(seconds=float(os.environ.get("SNNZOO_DIST_TIMEOUT", 1800)))
             dist.init_process_group(self.backend_name, timeout=timeout)
-        name = f"cuda:{local}" if cuda else f"cpu (rank {rank})"
-        super().__init__(world, [name], sync_batch_norm, rank=rank, world_size=world)
-        self.device_names = [f"cuda:{i}" if cuda else f"cpu:{i}" for i in range(world)]
+        super().__init__(world, [f"cuda:{i}" if cuda else f"cpu:{i}" for i in range(world)],
+                         sync_batch_norm, rank=rank, world_size=world)
         # torchrun stops every rank with SIGTERM when one fails: end with one clear error (and
         # the training loop's clean-up) instead of a silent kill
         self._previous_sigterm = signal.signal(signal.SIGTERM, self._stopped)
@@ -129,9 +128,6 @@ class TorchDistributed(DataParallelEngine):
             return apply(grads, trainable_variables)
 
         optimizer.apply = apply_averaged
-
-    def barrier(self):
-        dist.barrier()
 
     def replica_sum(self, x):
         return _AllReduceSum.apply(x)

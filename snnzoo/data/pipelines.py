@@ -477,10 +477,6 @@ class EpochStream(keras.utils.PyDataset):
         epoch, batch = divmod(int(index), self.steps_per_epoch)
         return self.sequence.batch_at(self.start_epoch + epoch, batch)
 
-    @property
-    def source(self):
-        return self.sequence.source
-
 
 # ----------------------------------------------------------------------------- tf.data
 def _tf_dataset(source, batch_size, shuffle, augment, sample_frames, seed, drop_remainder):

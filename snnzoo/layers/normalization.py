@@ -70,44 +70,21 @@ def _bn_call(layer, inputs, training, mask):
     return keras.layers.BatchNormalization.call(layer, inputs, training=training, mask=mask)
 
 
-def _synchronized_keras_bn_call(layer, inputs, training=None, mask=None):
-    """A plain ``keras.layers.BatchNormalization`` (channels last) whose training statistics are
-    taken over the global batch while batch statistics are synchronised across replicas
-    (:func:`synchronize_batch_norm`); Keras' own call otherwise. The gradient flows through the
-    all-reduced moments (:func:`snnzoo.layers.batch_stats.channel_moments`)."""
-    if not (training and layer.trainable and mask is None and syncing_batch_statistics()):
-        return keras.layers.BatchNormalization.call(layer, inputs, training=training, mask=mask)
-    x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
-    mean, variance = channel_moments(x)
-    update_moving_average(layer.moving_mean, mean, layer.momentum, x.dtype)
-    update_moving_average(layer.moving_variance, variance, layer.momentum, x.dtype)
-    gamma = ops.cast(layer.gamma.value, x.dtype) if layer.scale else None
-    beta = ops.cast(layer.beta.value, x.dtype) if layer.center else None
-    y = ops.batch_normalization(x, mean, variance, axis=-1, offset=beta, scale=gamma,
-                                epsilon=layer.epsilon)
-    return ops.cast(y, layer.compute_dtype)
-
-
-def _channels_last(layer):
-    if layer.axis == -1:
-        return True
-    try:
-        return layer.axis == len(layer.input.shape) - 1
-    except (AttributeError, ValueError):
-        return False
-
-
 def synchronize_batch_norm(model):
-    """Make the plain ``keras.layers.BatchNormalization`` layers of ``model`` (channels last)
-    take global-batch statistics in data-parallel training, as snnzoo's own BN layers do
-    (Keras synchronises BN on TensorFlow only, with ``synchronized=True``). Returns their number."""
+    """Make the plain ``keras.layers.BatchNormalization`` layers of ``model`` take their training
+    statistics the way snnzoo's own BN layers do (:func:`_bn_call`: global-batch moments while
+    batch statistics are synchronised across replicas, the fused backward with all-reduced sums);
+    Keras synchronises BN on TensorFlow only (``synchronized=True``). Cases that path does not
+    take (axis not last, masks, renorm) stay Keras'. Returns the number of layers."""
     from snnzoo.layers.find import find_layers
 
     n = 0
     for layer in find_layers(model, keras.layers.BatchNormalization, include_self=False):
-        if type(layer) is keras.layers.BatchNormalization and _channels_last(layer):
+        if type(layer) is keras.layers.BatchNormalization:
+            object.__setattr__(layer, "_normalize",
+                               _normalize_with_batch_stats(layer.epsilon, layer.scale, layer.center))
             object.__setattr__(layer, "call", lambda inputs, training=None, mask=None, _l=layer:
-                               _synchronized_keras_bn_call(_l, inputs, training, mask))
+                               _bn_call(_l, inputs, training, mask))
             n += 1
     return n
 

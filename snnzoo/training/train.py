@@ -257,7 +257,6 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
     or 2 (Keras' meanings). ``argv``/``prog`` are recorded as the run's command.
     ``distribute``/``devices``/``sync_batch_norm``: data-parallel training (module docstring)."""
     from snnzoo.backend import data_parallel
-    from snnzoo.training import recipes
 
     if devices is not None and not distribute:
         raise ValueError("--devices needs --distribute")
@@ -266,8 +265,7 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
     engine = data_parallel.start(devices, sync_batch_norm) if distribute else None
     try:
         return _train(recipe_name, epochs, batch_size, out, seed, limit, resume, data_dir,
-                      time_steps, jit_compile, verbose, argv, prog, train_time_steps, engine,
-                      recipes)
+                      time_steps, jit_compile, verbose, argv, prog, train_time_steps, engine)
     except Exception as exc:
         lost = engine.translate_error(exc) if engine is not None else None
         if lost is not None:
@@ -279,7 +277,9 @@ def train(recipe_name, epochs=None, batch_size=None, out=None, seed=0, limit=Non
 
 
 def _train(recipe_name, epochs, batch_size, out, seed, limit, resume, data_dir, time_steps,
-           jit_compile, verbose, argv, prog, train_time_steps, engine, recipes):
+           jit_compile, verbose, argv, prog, train_time_steps, engine):
+    from snnzoo.training import recipes
+
     chief = engine is None or engine.is_chief
 
     if verbose == "auto":
