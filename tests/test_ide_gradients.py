@@ -55,7 +55,7 @@ def _rel_on(got, ref, idx):
 def _fd_reference(layer, x1, c, chain_np=(), n_fd=None, rng=None):
     """Loss and FD gradients of L = Σ c ⊙ a*(x1, W, g) for the numpy fixed point."""
     kind = layer.feedback["kind"]
-    W = _np(layer.fb_vars["kernel"])
+    W = _np(layer.feedback_module.kernel)
     g = float(_np(layer.fb_g))
     u1, v1 = power_step(torch_layout_matrix(W, kind), _np(layer.fb_u))
     fb = dict(layer.feedback)
@@ -87,7 +87,7 @@ def test_dense_implicit_gradient_matches_fd_of_solved_fixed_point(solver):
     layer = _analog_layer({"kind": "dense", "filters": 6}, (6,), solver=solver,
                           iters=60 if solver == "broyden" else 200, analog=400)
     gx, (gW, gg) = grads(lambda x: _dot(layer(x), c), x1.astype(F64),
-                         [layer.fb_vars["kernel"], layer.fb_g])
+                         [layer.feedback_module.kernel, layer.fb_g])
     rx, rW, rg = _fd_reference(layer, x1, c)
     assert np.abs(rx).max() > 1e-3 and np.abs(rW).max() > 1e-3 and abs(rg) > 1e-3
     assert rel_err(gx, rx) < TOL
@@ -102,7 +102,7 @@ def test_conv_implicit_gradient_matches_fd_of_solved_fixed_point():
     c = rng.standard_normal((2, 4, 4, 2))
     layer = _analog_layer(fb, (4, 4, 2))
     gx, (gW, gg) = grads(lambda x: _dot(layer(x), c), x1.astype(F64),
-                         [layer.fb_vars["kernel"], layer.fb_g])
+                         [layer.feedback_module.kernel, layer.fb_g])
     rx, rW, rg, ix, iw = _fd_reference(layer, x1, c, n_fd=12, rng=rng)
     assert _rel_on(gx, rx, ix) < TOL
     assert _rel_on(gW, rW, iw) < TOL
@@ -117,26 +117,26 @@ def test_multilayer_convtranspose_chain_gradient_reaches_bn_and_matches_fd():
     fb = {"kind": "conv_transpose", "filters": 2, "kernel_size": 3, "strides": 2, "padding": 1,
           "output_padding": 1}
     layer = _analog_layer(fb, (4, 4, 2), chain=chain)
-    w = layer.chain_vars[0]
-    w["bias"].assign(rng.uniform(0.5, 1.0, 3))
-    w["gamma"].assign(rng.uniform(0.8, 1.2, 3))
-    w["beta"].assign(rng.uniform(0.5, 1.0, 3))
-    w["moving_mean"].assign(rng.uniform(-0.2, 0.2, 3))
-    w["moving_var"].assign(rng.uniform(0.8, 1.5, 3))
+    w = layer.chain_modules[0]
+    w.bias.assign(rng.uniform(0.5, 1.0, 3))
+    w.gamma.assign(rng.uniform(0.8, 1.2, 3))
+    w.beta.assign(rng.uniform(0.5, 1.0, 3))
+    w.moving_mean.assign(rng.uniform(-0.2, 0.2, 3))
+    w.moving_variance.assign(rng.uniform(0.8, 1.5, 3))
     x1 = rng.uniform(-1.0, 3.0, (2, 4, 4, 2))
     c = rng.standard_normal((2, 2, 2, 3))
-    variables = [layer.fb_vars["kernel"], w["kernel"], w["gamma"], w["beta"]]
+    variables = [layer.feedback_module.kernel, w.kernel, w.gamma, w.beta]
     gx, (gW, gK, ggam, gbeta) = grads(lambda x: _dot(layer(x, training=False), c),
                                       x1.astype(F64), variables)
 
     kind = "conv_transpose"
-    W0 = _np(layer.fb_vars["kernel"])
+    W0 = _np(layer.feedback_module.kernel)
     u1, v1 = power_step(torch_layout_matrix(W0, kind), _np(layer.fb_u))
-    K0, b0, mm, mv = (_np(w[k]) for k in ("kernel", "bias", "moving_mean", "moving_var"))
+    K0, b0, mm, mv = (_np(getattr(w, k)) for k in ("kernel", "bias", "moving_mean", "moving_variance"))
 
     start = {}
 
-    def loss(W=W0, K=K0, gam=_np(w["gamma"]), beta=_np(w["beta"]), x=x1):
+    def loss(W=W0, K=K0, gam=_np(w.gamma), beta=_np(w.beta), x=x1):
         scale = gam / np.sqrt(mv + 1e-5)
         chain_np = [(chain[0], K, b0, scale, beta - mm * scale)]
         Weff = sn_kernel(W, 0.7, u1, v1, kind)
@@ -151,8 +151,8 @@ def test_multilayer_convtranspose_chain_gradient_reaches_bn_and_matches_fd():
     rx = central_fd(lambda v: loss(x=v), x1, index=ix)
     rW = central_fd(lambda v: loss(W=v), W0, index=iW)
     rK = central_fd(lambda v: loss(K=v), K0, index=iK)
-    rgam = central_fd(lambda v: loss(gam=v), _np(w["gamma"]))
-    rbeta = central_fd(lambda v: loss(beta=v), _np(w["beta"]))
+    rgam = central_fd(lambda v: loss(gam=v), _np(w.gamma))
+    rbeta = central_fd(lambda v: loss(beta=v), _np(w.beta))
     assert np.abs(rgam).max() > 1e-3  # the BN parameters matter here
     for got, ref, idx in ((gx, rx, ix), (gW, rW, iW), (gK, rK, iK)):
         assert _rel_on(got, ref, idx) < TOL
@@ -165,7 +165,7 @@ def test_implicit_gradient_equals_unrolled_fixed_point_iterations():
     x1 = rng.uniform(-1.0, 3.0, (3, 5)).astype(F64)
     c = rng.standard_normal((3, 5))
     layer = _analog_layer({"kind": "dense", "filters": 5}, (5,), analog=400)
-    kernel = layer.fb_vars["kernel"]
+    kernel = layer.feedback_module.kernel
     gx, (gW,) = grads(lambda x: _dot(layer(x), c), x1, [kernel])
 
     def unrolled(x):
@@ -223,9 +223,9 @@ def test_gradient_matches_numpy_implicit_function_theorem():
     layer.fb_g.assign(0.8)
     x1 = rng.uniform(-1.0, 3.0, (3, n)).astype("float32")
     c = rng.standard_normal((3, n)).astype("float32")
-    gx, (gW,) = grads(lambda x: _dot(layer(x), c), x1, [layer.fb_vars["kernel"]])
+    gx, (gW,) = grads(lambda x: _dot(layer(x), c), x1, [layer.feedback_module.kernel])
 
-    W = _np(layer.fb_vars["kernel"])
+    W = _np(layer.feedback_module.kernel)
     u1, v1 = power_step(torch_layout_matrix(W, "dense"), _np(layer.fb_u))
     K = sn_kernel(W, 0.8, u1, v1, "dense")
     a = solve_fixed_point(lambda a: equivalent(a, x1.astype(np.float64), {"kind": "dense"}, K), (3, n))

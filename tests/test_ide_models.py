@@ -232,7 +232,7 @@ def test_fit_updates_feedback_input_and_bn_weights(jit):
     model.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.9), jit_compile=jit,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = _toy_images()
-    watch = {"feedback kernel": eq.fb_vars["kernel"], "g": eq.fb_g, "u": eq.fb_u,
+    watch = {"feedback kernel": eq.feedback_module.kernel, "g": eq.fb_g, "u": eq.fb_u,
              "input kernel": model.get_layer("network_x_fc").kernel,
              "bn gamma": model.get_layer("network_x_bn").gamma,
              "classifier": model.get_layer("classifier").kernel}
@@ -267,9 +267,9 @@ def test_fit_chain_and_event_sequence_models():
     xs = np.concatenate([xs, 1 - xs], -1)
     # every weight must move except g (it starts at σ(W₀) > 1, outside the clamp range, so its
     # gradient is 0 as in the reference) and the chain conv bias (cancelled by the train-mode BN)
-    w = eq.chain_vars[0]
-    must_change = [eq.fb_vars["kernel"], eq.fb_u, eq.fb_v, w["kernel"], w["gamma"], w["beta"],
-                   w["moving_mean"], w["moving_var"]]
+    w = eq.chain_modules[0]
+    must_change = [eq.feedback_module.kernel, eq.fb_u, eq.fb_v, w.kernel, w.gamma, w.beta,
+                   w.moving_mean, w.moving_variance]
     before = [keras.ops.convert_to_numpy(v).copy() for v in must_change]
     g0 = float(keras.ops.convert_to_numpy(eq.fb_g))
     model.fit(xs, y, batch_size=16, epochs=1, verbose=0)

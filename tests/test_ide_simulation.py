@@ -27,7 +27,7 @@ def test_simulation_goes_through_time_loop_with_unroll_max_4(monkeypatch, T):
     out = ops.convert_to_numpy(layer(x))
     # T steps of a constant input current: no placeholder sequence, the length alone
     assert calls == [(None, T, simulation.UNROLL_MAX)] and simulation.UNROLL_MAX == 4
-    layer.fb_vars["bias"].assign(np.zeros(5, "float32"))  # the reference loop has no bias
+    layer.feedback_module.bias.assign(np.zeros(5, "float32"))  # the reference loop has no bias
     out = ops.convert_to_numpy(layer(x))
     ref = simulate_rate(x.astype(np.float64), {"kind": "dense"},
                         ops.convert_to_numpy(layer.feedback_kernel()[0]), T, decay=0.9)
@@ -40,7 +40,7 @@ def test_feedback_bias_is_gated_off_at_the_first_step():
                                 seed=0)
     x = np.full((2, 4), 2.5, "float32")
     layer.build(x.shape)
-    layer.fb_vars["bias"].assign(np.full(4, -10.0, "float32"))
+    layer.feedback_module.bias.assign(np.full(4, -10.0, "float32"))
     np.testing.assert_array_equal(ops.convert_to_numpy(layer(x)), np.ones((2, 4)))
 
 

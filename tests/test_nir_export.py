@@ -380,7 +380,7 @@ def test_ide_feedback_bias_refused_only_when_nonzero():
                                 decay=0.9, spectral_norm=False, name="eq")
     model = keras.Model(inp, keras.layers.Dense(2, name="head")(layer(inp)))
     assert to_nir(model, subtract_reset=True, per_step_readout=True)  # zero bias: exact
-    layer.fb_vars["bias"].assign(np.full(8, 0.1, "float32"))
+    layer.feedback_module.bias.assign(np.full(8, 0.1, "float32"))
     with pytest.raises(NIRExportError, match="layer 'eq'.*bias is gated off at t = 0"):
         to_nir(model, subtract_reset=True, per_step_readout=True)
 

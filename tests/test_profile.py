@@ -210,7 +210,7 @@ def test_ide_simulation_counted():
     layer = model.get_layer("equilibrium")
     x1 = np.asarray(ops.convert_to_numpy(keras.Model(model.inputs, layer.input)(x)), "float64")
     fbk = np.asarray(ops.convert_to_numpy(layer.feedback_kernel()[0]), "float64")
-    ck = np.asarray(ops.convert_to_numpy(layer.chain_vars[0]["kernel"]), "float64")
+    ck = np.asarray(ops.convert_to_numpy(layer.chain_modules[0].kernel), "float64")
     f32 = lambda a: a.astype("float32")  # noqa: E731
     u0, u1 = np.zeros((4, 5, 5, 3)), np.zeros((4, 3, 3, 2))
     s1 = np.zeros_like(u1)

@@ -117,7 +117,7 @@ def _examples():
     from snnzoo.chaos import ChaosAnnealing, ChaosProbe, ChaoticRegularizer
     from snnzoo.layers import IF, LIF, PLIF, TEBN, CubaLIF, MeanOverTime, RepeatTime, TDBatchNorm, TimeFold
     from snnzoo.bpsta import ANNWarmup
-    from snnzoo.ide import FeedbackEquilibrium, RateBatchNorm, UnitNormUniform
+    from snnzoo.ide import FeedbackEquilibrium, IDEModule, RateBatchNorm, UnitNormUniform
     from snnzoo.layers import NDropout, SEWConnect, VotingLayer, WarmupSwitch
     from snnzoo.losses import RateMSE, TETLoss
     from snnzoo.nir.graph_layer import NIRGraphLayer
@@ -148,6 +148,9 @@ def _examples():
             jacobian_at="map", forward_mode="analog", analog_iterations=13, seed=5, bn_momentum=0.8,
             bn_epsilon=1e-4, name="fe"),
         RateBatchNorm(time_steps=4, decay=0.9, momentum=0.8, epsilon=1e-4, batch_epsilon=1e-6, name="rbn"),
+        IDEModule({"kind": "conv_transpose", "filters": 3, "kernel_size": 4, "strides": 2, "padding": 1,
+                   "output_padding": 1, "use_bias": True, "batch_norm": True}, seed=9, bn_momentum=0.7,
+                   bn_epsilon=1e-3, name="module"),
         UnitNormUniform(axis=-2, seed=3),
         s.ATan(alpha=3.0), s.Sigmoid(alpha=5.0), s.Triangle(gamma=0.5), s.Rectangle(alpha=0.5),
         s.PiecewiseQuadratic(alpha=2.0), s.SuperSpike(alpha=3.0), s.FastSigmoid(slope=7.0),

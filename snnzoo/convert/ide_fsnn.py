@@ -42,12 +42,14 @@ def _feedback(sd, eq, prefix, kind):
         if f"{prefix}.weight_w" not in sd:
             raise ConversionError(f"the model's feedback is spectral-normalised but the checkpoint "
                                   f"has no '{prefix}.weight_w/_g/_u/_v'")
-        assign_variable(eq.fb_vars["kernel"], _convert_weight(sd, f"{prefix}.weight_w", kind), f"{prefix}.weight_w")
+        assign_variable(eq.feedback_module.kernel, _convert_weight(sd, f"{prefix}.weight_w", kind),
+                        f"{prefix}.weight_w")
         assign_variable(eq.fb_g, np.reshape(sd.take(f"{prefix}.weight_g"), ()), f"{prefix}.weight_g")
         assign_variable(eq.fb_u, sd.take(f"{prefix}.weight_u"), f"{prefix}.weight_u")
         assign_variable(eq.fb_v, sd.take(f"{prefix}.weight_v"), f"{prefix}.weight_v")
     else:
-        assign_variable(eq.fb_vars["kernel"], _convert_weight(sd, f"{prefix}.weight", kind), f"{prefix}.weight")
+        assign_variable(eq.feedback_module.kernel, _convert_weight(sd, f"{prefix}.weight", kind),
+                        f"{prefix}.weight")
 
 
 def convert(state_dict, model):
@@ -72,14 +74,14 @@ def convert(state_dict, model):
     if eq.chain:
         for i, spec in enumerate(eq.chain):
             p = f"network_s{i + 1}"
-            wts = eq.chain_vars[i]
-            assign_variable(wts["kernel"], conv_kernel(sd.take(f"{p}.conv.weight")), f"{p}.conv.weight")
+            module = eq.chain_modules[i]
+            assign_variable(module.kernel, conv_kernel(sd.take(f"{p}.conv.weight")), f"{p}.conv.weight")
             if spec["use_bias"]:
-                assign_variable(wts["bias"], sd.take(f"{p}.conv.bias"), f"{p}.conv.bias")
+                assign_variable(module.bias, sd.take(f"{p}.conv.bias"), f"{p}.conv.bias")
             if spec["batch_norm"]:
                 for key, name in (("weight", "gamma"), ("bias", "beta"),
-                                  ("running_mean", "moving_mean"), ("running_var", "moving_var")):
-                    assign_variable(wts[name], sd.take(f"{p}.bn.{key}"), f"{p}.bn.{key}")
+                                  ("running_mean", "moving_mean"), ("running_var", "moving_variance")):
+                    assign_variable(getattr(module, name), sd.take(f"{p}.bn.{key}"), f"{p}.bn.{key}")
         _feedback(sd, eq, f"network_s{len(eq.chain) + 1}.convT", eq.feedback["kind"])
     else:
         module = "fc" if eq.feedback["kind"] == "dense" else "conv"

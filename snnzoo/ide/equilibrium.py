@@ -38,10 +38,9 @@ from keras import ops
 from snnzoo.ide import solvers, spectral_norm as sn
 from snnzoo.ide.decay import LeakAlias, rate_norm, resolve_decay, time_average
 from snnzoo.ide.implicit import implicit_identity, jacobian_multipliers, transpose_jacobian_product
-from snnzoo.ide.initializers import UnitNormUniform
-from snnzoo.ide.modules import check_rank, kernel_shape, module_apply, module_spec, out_shape
+from snnzoo.ide.module_layer import IDEModule
+from snnzoo.ide.modules import check_rank, module_apply, module_spec, out_shape
 from snnzoo.ide.simulation import simulate
-from snnzoo.layers.batch_stats import channel_moments, unbiased_variance, update_moving_average
 
 __all__ = ["FeedbackEquilibrium"]
 
@@ -145,6 +144,13 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
         self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout > 0 else None
+        # the modules as sub-layers; distinct seed streams for their kernels
+        seeds = [None if seed is None else int(seed) + 7919 * i for i in range(len(self.chain) + 2)]
+        bn = dict(bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon, dtype=self.dtype_policy)
+        self.chain_modules = [IDEModule(spec, seed=seeds[i + 1], name=f"chain{i}", **bn)
+                              for i, spec in enumerate(self.chain)]
+        self.feedback_module = IDEModule(self.feedback, seed=seeds[len(self.chain) + 1],
+                                         name="feedback", **bn)
 
     # -- construction -----------------------------------------------------------------------------
     def build(self, input_shape):
@@ -170,13 +176,11 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
                 f"feedback maps the last layer {self._shapes[-1]} to {fb_out}, but layer 0 (the "
                 f"input current) has shape {self._shapes[0]}; adjust the feedback module")
 
-        self.chain_vars = []
-        for i, spec in enumerate(self.chain):
-            self.chain_vars.append(self._module_weights(spec, self._shapes[i], f"chain{i}", i + 1))
-        self.fb_vars = self._module_weights(self.feedback, self._shapes[-1], "feedback",
-                                            len(self.chain) + 1)
+        for module, shape in zip(self.chain_modules, self._shapes):
+            module.build((None,) + shape)
+        self.feedback_module.build((None,) + self._shapes[-1])
         if self.spectral_norm:
-            kernel = self.fb_vars["kernel"]
+            kernel = self.feedback_module.kernel
             # seed None: draw from numpy's global state (seeded by keras.utils.set_random_seed)
             seed = self.seed if self.seed is not None else np.random.randint(0, 2 ** 31 - 1)
             g0, u0, v0 = sn.initial_state(ops.convert_to_numpy(kernel), self.feedback["kind"],
@@ -190,24 +194,6 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
                                         initializer=keras.initializers.Constant(v0))
         super().build(input_shape)
 
-    def _module_weights(self, spec, in_shape, prefix, index):
-        out = {}
-        axis = -2 if spec["kind"] == "conv_transpose" else -1
-        seed = None if self.seed is None else int(self.seed) + 7919 * index  # distinct streams
-        out["kernel"] = self.add_weight(name=f"{prefix}_kernel", shape=kernel_shape(spec, in_shape),
-                                        initializer=UnitNormUniform(axis, seed))
-        n = spec["filters"]
-        if spec["use_bias"]:
-            out["bias"] = self.add_weight(name=f"{prefix}_bias", shape=(n,), initializer="zeros")
-        if spec["batch_norm"]:
-            out["gamma"] = self.add_weight(name=f"{prefix}_gamma", shape=(n,), initializer="ones")
-            out["beta"] = self.add_weight(name=f"{prefix}_beta", shape=(n,), initializer="zeros")
-            out["moving_mean"] = self.add_weight(name=f"{prefix}_moving_mean", shape=(n,),
-                                                 initializer="zeros", trainable=False)
-            out["moving_var"] = self.add_weight(name=f"{prefix}_moving_var", shape=(n,),
-                                                initializer="ones", trainable=False)
-        return out
-
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(self._output_features(input_shape))
 
@@ -220,40 +206,12 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
     # -- pieces -----------------------------------------------------------------------------------
     def feedback_kernel(self, training=False):
         """The effective feedback kernel (spectral-normalised) and the new (u, v) or None."""
-        kernel = self.fb_vars["kernel"].value
+        kernel = self.feedback_module.kernel.value
         if not self.spectral_norm:
             return kernel, None
         w, u, v = sn.spectral_normalize(kernel, self.fb_g.value, self.fb_u.value, self.fb_v.value,
                                         self.feedback["kind"], self.norm_range)
         return w, (u, v)
-
-    def _bn_eval(self, wts, dtype):
-        scale = wts["gamma"].value / ops.sqrt(wts["moving_var"].value + self.bn_epsilon)
-        shift = wts["beta"].value - wts["moving_mean"].value * scale
-        return ops.cast(scale, dtype), ops.cast(shift, dtype)
-
-    def _module_eval(self, spec, wts, x, kernel, stop=False):
-        """Module output with BN in inference mode (used by the simulation and the adjoint)."""
-        get = (lambda t: ops.stop_gradient(t)) if stop else (lambda t: t)
-        y = module_apply(spec, x, get(kernel))
-        if spec["use_bias"]:
-            y = y + get(wts["bias"].value)
-        if spec["batch_norm"]:
-            scale, shift = self._bn_eval(wts, y.dtype)
-            y = y * get(scale) + get(shift)
-        return y
-
-    def _module_train(self, spec, wts, x, kernel):
-        """Module output with BN on batch statistics (updates the running statistics)."""
-        y = module_apply(spec, x, kernel)
-        if spec["use_bias"]:
-            y = y + wts["bias"].value
-        if spec["batch_norm"]:
-            mean, var = channel_moments(y)
-            y = (y - mean) / ops.sqrt(var + self.bn_epsilon) * wts["gamma"].value + wts["beta"].value
-            update_moving_average(wts["moving_mean"], mean, self.bn_momentum)
-            update_moving_average(wts["moving_var"], unbiased_variance(var, y), self.bn_momentum)
-        return y
 
     def _dropout_masks(self, batch, dtype, training):
         if not (training and self.dropout > 0):
@@ -268,21 +226,18 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
     def equivalent_map(self, a, x_bar, fb_kernel, masks=None, training=False, stop=False):
         """f(a, x̄) and the pre-activations (·)/V_th of every layer (module docstring)."""
         vth = self.v_threshold
-        fb = module_apply(self.feedback, a, ops.stop_gradient(fb_kernel) if stop else fb_kernel)
-        if self.feedback["use_bias"]:
-            b = self.fb_vars["bias"].value
+        fb_module = self.feedback_module
+        fb = fb_module.linear(a, ops.stop_gradient(fb_kernel) if stop else fb_kernel)
+        if fb_module.bias is not None:
+            b = fb_module.bias.value
             fb = fb + (ops.stop_gradient(b) if stop else b)
         if masks is not None:
             fb = fb * masks[-1]
         pre = (fb + x_bar) / vth
         pres = [pre]
         h = ops.clip(pre, 0.0, 1.0)
-        for i, spec in enumerate(self.chain):
-            wts = self.chain_vars[i]
-            if training:
-                y = self._module_train(spec, wts, h, wts["kernel"].value)
-            else:
-                y = self._module_eval(spec, wts, h, wts["kernel"].value, stop=stop)
+        for i, module in enumerate(self.chain_modules):
+            y = module.training_forward(h) if training else module.inference(h, stop=stop)
             if masks is not None:
                 y = y * masks[i]
             pre = y / vth
@@ -307,7 +262,8 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
         return simulate(x1, lambda s: module_apply(self.feedback, s, fbk), chain, self._shapes,
                         self.time_steps, self.v_threshold, self.decay,
                         sequence=self.input_mode == "sequence", masks=masks,
-                        feedback_bias=self.fb_vars["bias"].value if self.feedback["use_bias"] else None)
+                        feedback_bias=None if self.feedback_module.bias is None
+                        else self.feedback_module.bias.value)
 
     @property
     def layer_shapes(self):
@@ -317,8 +273,9 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
     def chain_module(self, i, spec):
         """``s -> S_i(s)``: chain module ``i`` in inference mode (BN with moving statistics),
         without gradient to its weights — one step of the simulation (``ide/simulation.py``)."""
-        kernel = ops.stop_gradient(self.chain_vars[i]["kernel"].value)
-        return lambda s: self._module_eval(spec, self.chain_vars[i], s, kernel, stop=True)
+        module = self.chain_modules[i]
+        kernel = ops.stop_gradient(module.kernel.value)
+        return lambda s: module.inference(s, kernel, stop=True)
 
     def analog_forward(self, x_bar, fb_kernel, masks=None):
         """The fixed point of f by plain iteration from 0 (stop-gradient)."""
@@ -333,8 +290,8 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
     # -- implicit gradient ------------------------------------------------------------------------
     def _multipliers(self, pres, masks):
         """Per-layer diagonal factors of J_f (:func:`snnzoo.ide.implicit.jacobian_multipliers`)."""
-        scales = [self._bn_eval(self.chain_vars[i], pres[i + 1].dtype)[0] if spec["batch_norm"]
-                  else None for i, spec in enumerate(self.chain)]
+        scales = [m.bn_affine(pres[i + 1].dtype)[0] if m.gamma is not None else None
+                  for i, m in enumerate(self.chain_modules)]
         return jacobian_multipliers(pres, self.v_threshold, masks, scales)
 
     def _implicit_op(self, n_mults):
@@ -370,9 +327,35 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
         else:
             pres = [ops.stop_gradient(p) for p in pres]
         mults = self._multipliers(pres, masks)
-        kernels = [ops.stop_gradient(fb_kernel)] + [ops.stop_gradient(w["kernel"].value)
-                                                    for w in self.chain_vars]
+        kernels = [ops.stop_gradient(fb_kernel)] + [ops.stop_gradient(m.kernel.value)
+                                                    for m in self.chain_modules]
         return self._implicit_op(len(mults))(z, a, *mults, *kernels)
+
+    # -- saving -----------------------------------------------------------------------------------
+    def _single_layer_layout(self):
+        """The variables as files written before the modules became sub-layers stored them, all
+        in this layer: the trainable ones in creation order (per chain module, then the feedback:
+        kernel, bias, γ, β; then g), then the non-trainable ones (running mean, variance; u, v)."""
+        created = [v for m in self.chain_modules + [self.feedback_module] for v in
+                   (m.kernel, m.bias, m.gamma, m.beta, m.moving_mean, m.moving_variance)
+                   if v is not None]
+        if self.spectral_norm:
+            created += [self.fb_g, self.fb_u, self.fb_v]
+        return [v for v in created if v.trainable] + [v for v in created if not v.trainable]
+
+    def load_own_variables(self, store):
+        """Keras' loader, plus the single-layer layout of older files (``.weights.h5`` and
+        ``.keras`` written by snnzoo before the modules became :class:`IDEModule` sub-layers):
+        their variables are all stored under this layer and are assigned to the modules here."""
+        legacy = self._single_layer_layout()
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(store.keys()) == len(legacy) != len(own):
+            for i, variable in enumerate(legacy):
+                variable.assign(store[str(i)])
+            for module in self.chain_modules + [self.feedback_module]:
+                module.loaded_by_parent = True
+            return
+        super().load_own_variables(store)
 
     def get_config(self):
         config = super().get_config()

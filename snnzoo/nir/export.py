@@ -642,7 +642,7 @@ class _Exporter:
                            "only)")
         if any(m["kind"] == "conv_transpose" for m in layer.chain):
             _refuse(layer, "a transposed-convolution chain module has no NIR node")
-        if spec_fb["use_bias"] and np.any(_np(layer.fb_vars["bias"]) != 0):
+        if spec_fb["use_bias"] and np.any(_np(layer.feedback_module.bias) != 0):
             _refuse(layer, "the feedback bias is gated off at t = 0 (no feedback in the first "
                            "step), which NIR cannot express; it is exportable only when the bias is "
                            "zero")
@@ -669,15 +669,17 @@ class _Exporter:
             self.soft.append(nm)
             return nm
 
-        def module(spec, wts, kernel, in_shape, name, sources):
+        def module(spec, ide_module, kernel, in_shape, name, sources):
             if spec["kind"] == "dense":
                 weight = kernel.T
             else:
                 weight = np.transpose(kernel, (3, 2, 0, 1))
-            bias = _np(wts["bias"]) if (spec["use_bias"] and "bias" in wts) else np.zeros(weight.shape[0])
+            has_bias = spec["use_bias"] and ide_module is not None and ide_module.bias is not None
+            bias = _np(ide_module.bias) if has_bias else np.zeros(weight.shape[0])
             if spec.get("batch_norm"):
-                scale = _np(wts["gamma"]) / np.sqrt(_np(wts["moving_var"]) + layer.bn_epsilon)
-                shift = _np(wts["beta"]) - _np(wts["moving_mean"]) * scale
+                m = ide_module
+                scale = _np(m.gamma) / np.sqrt(_np(m.moving_variance) + layer.bn_epsilon)
+                shift = _np(m.beta) - _np(m.moving_mean) * scale
                 weight, bias = fold_after(weight, bias, scale, shift)
             p, s = spec["padding"], spec["strides"]
             lin = _Lin(name, spec["kind"] if spec["kind"] == "dense" else "conv", weight, bias, sources,
@@ -687,12 +689,13 @@ class _Exporter:
         layer0 = neuron(0, port.sources)  # the feedback edge is added below
         last = layer0
         for i, spec in enumerate(layer.chain):
-            wts = layer.chain_vars[i]
-            lin = module(spec, wts, _np(wts["kernel"]), shapes[i], f"{base}.chain{i}", (last,))
+            chain_module = layer.chain_modules[i]
+            lin = module(spec, chain_module, _np(chain_module.kernel), shapes[i], f"{base}.chain{i}",
+                         (last,))
             last = neuron(i + 1, (lin,))
         fb_kernel = _np(layer.feedback_kernel(False)[0])
         fb_spec = dict(spec_fb, use_bias=False, batch_norm=False)
-        fb = module(fb_spec, {}, fb_kernel, shapes[-1], f"{base}.feedback", (last,))
+        fb = module(fb_spec, None, fb_kernel, shapes[-1], f"{base}.feedback", (last,))
         self.edges.append((fb, layer0))
         out = _Port((last,), tuple(shapes[-1]), "flat" if len(shapes[-1]) == 1 else "cl", None, True)
         what = ("the IDE layer outputs the " + ("time-mean" if k is None else "decay-weighted time average")

@@ -311,7 +311,7 @@ def feedback_equilibrium_spikes(layer, x1):
     from snnzoo.ide.simulation import simulation_step
 
     fb_kernel, _ = layer.feedback_kernel()
-    bias = layer.fb_vars["bias"].value if layer.feedback["use_bias"] else None
+    bias = None if layer.feedback_module.bias is None else layer.feedback_module.bias.value
     chain = [layer.chain_module(i, spec) for i, spec in enumerate(layer.chain)]
     shapes = layer.layer_shapes
     x1 = ops.convert_to_tensor(x1)

@@ -227,7 +227,7 @@ class EquilibriumRule(Rule):
         fb_kernel = ops.stop_gradient(layer.feedback_kernel()[0])
         bias = None
         if layer.feedback["use_bias"]:  # no feedback at t = 0: its bias is gated off
-            bias = ops.stop_gradient(layer.fb_vars["bias"].value) * ops.cast(ops.greater(counter, 0), dtype)
+            bias = ops.stop_gradient(layer.feedback_module.bias.value) * ops.cast(ops.greater(counter, 0), dtype)
         new_us, spikes = simulation_step(
             us, s_last, x, lambda s: module_apply(layer.feedback, s, fb_kernel),
             [layer.chain_module(i, spec) for i, spec in enumerate(layer.chain)], layer.v_threshold, decay,
