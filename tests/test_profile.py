@@ -111,6 +111,12 @@ def test_exact_counts_small_network(small):
         assert rows[name]["neurons"] == int(np.prod(s.shape[2:]))
         np.testing.assert_allclose(rows[name]["firing_rate_per_step"],
                                    s.mean(axis=(0,) + tuple(range(2, s.ndim)), dtype=np.float64), rtol=1e-9)
+        # neurons without a spike on any of the 5 samples at any step (over the 3 batches)
+        assert rows[name]["silent_fraction"] == pytest.approx(float(np.mean(s.sum(axis=(0, 1)) == 0)))
+    silent = sum(int(np.sum(s.sum(axis=(0, 1)) == 0)) for s in (s1, s2, s3))
+    assert 0 < silent < sum(int(np.prod(s.shape[2:])) for s in (s1, s2, s3))  # the test means something
+    assert p.total["silent_fraction"] == pytest.approx(silent / p.total["neurons"])
+    assert rows["conv1"]["silent_fraction"] is None  # no neurons
     # totals and energy: E = 0.9 AC + 4.6 MAC (pJ), per sample
     ac = sum(r["ac"] for r in p.rows)
     mac = sum(r["mac"] for r in p.rows)
@@ -240,6 +246,9 @@ def test_ide_simulation_counted():
     n_spikes = sum(s.sum() for s in spikes0 + spikes1)
     assert eq["firing_rate"] == pytest.approx(n_spikes / (4 * 4 * eq["neurons"]))
     assert [d["neurons"] for d in eq["layers"]] == [75, 18]
+    never = [float(np.mean(sum(s for s in spk).sum(axis=0) == 0)) for spk in (spikes0, spikes1)]
+    assert [d["silent_fraction"] for d in eq["layers"]] == pytest.approx(never)
+    assert eq["silent_fraction"] == pytest.approx((never[0] * 75 + never[1] * 18) / 93)
     # encoder conv on real input: MACs once; ANN of the equilibrium: each module once, dense
     assert rows["enc"]["mac"] == pytest.approx(_ones_conv(np.ones((1, 1, 5, 5, 2), "float32"), 3, 3, 1, "same"))
     ann_eq = 3 * 3 * 2 * 3 * 3 * 3 + float(np.sum(ops.convert_to_numpy(ops.conv_transpose(
@@ -282,6 +291,7 @@ def test_record_outputs_and_exports(small, tmp_path):
     path = p.to_csv(tmp_path / "p.csv")
     lines = list(csv.reader(open(path)))
     assert lines[0][:3] == ["layer", "kind", "neurons"] and lines[-1][0] == "TOTAL"
+    assert lines[0][-1] == "silent_fraction" and float(lines[-1][-1]) == p.total["silent_fraction"]
     assert "E_ANN / E_SNN" in str(p)
     lat = p.latency
     assert lat["time_steps"] == T and 1 <= lat["mean"] <= T

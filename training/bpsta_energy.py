@@ -101,9 +101,11 @@ def _profile_run(args, recipe, out, time_steps, latency):
 def _summary_of(p):
     """The numbers kept from one :class:`~snnzoo.profiling.report.Profile`."""
     rates = {r["layer"]: r["firing_rate"] for r in p.rows if r["firing_rate"] is not None}
+    silent = {r["layer"]: r["silent_fraction"] for r in p.rows if r["firing_rate"] is not None}
     t = p.total
     return {"time_steps": t["time_steps"], "n": t["n"], "accuracy": t["accuracy"],
             "firing_rates": rates, "mean_firing_rate": float(sum(rates.values()) / len(rates)),
+            "silent_fractions": silent, "silent_fraction": t["silent_fraction"],
             "firing_rate_all_neurons": t["firing_rate"], "ac": t["ac"], "mac": t["mac"],
             "energy_pj": t["energy_pj"], "ann_energy_pj": t["ann_energy_pj"],
             "efficiency": t["efficiency"],
@@ -159,10 +161,11 @@ def _summarize(runs):
         for at in ("at_train_T", "at_max_T"):
             s[at] = {k: _mean_std([r[at][k] for r in rs])
                      for k in ("accuracy", "mean_firing_rate", "firing_rate_all_neurons", "ac",
-                               "mac", "energy_pj", "ann_energy_pj", "efficiency")}
+                               "mac", "energy_pj", "ann_energy_pj", "efficiency", "silent_fraction")}
             s[at]["time_steps"] = rs[0][at]["time_steps"]
-            s[at]["firing_rates"] = {layer: _mean_std([r[at]["firing_rates"][layer] for r in rs])
-                                     for layer in rs[0][at]["firing_rates"]}
+            for key in ("firing_rates", "silent_fractions"):
+                s[at][key] = {layer: _mean_std([r[at][key][layer] for r in rs])
+                              for layer in rs[0][at][key]}
         out[variant] = s
     return out
 
@@ -176,18 +179,18 @@ def _fmt(ms, digits=2, scale=1.0):
 
 def _table(summary, at, T, T_max, paper_row=True):
     head = ("| variant | seeds | acc. T=%d (%%) | acc. T=%d (%%) | mean firing rate | AC / sample (k) "
-            "| MAC / sample (k) | E_SNN (nJ) | E_ANN / E_SNN |" % (T, T_max))
-    lines = [head, "|" + "---|" * 9]
+            "| MAC / sample (k) | E_SNN (nJ) | E_ANN / E_SNN | silent neurons (%%) |" % (T, T_max))
+    lines = [head, "|" + "---|" * 10]
     for variant, s in summary.items():
         a = s[at]
         lines.append(f"| {variant} | {len(s['seeds'])} ({', '.join(map(str, s['seeds']))}) "
                      f"| {_fmt(s['accuracy_train_T'])} | {_fmt(s['accuracy_max_T'])} "
                      f"| {_fmt(a['mean_firing_rate'], 4)} | {_fmt(a['ac'], 1, 1e-3)} "
                      f"| {_fmt(a['mac'], 1, 1e-3)} | {_fmt(a['energy_pj'], 1, 1e-3)} "
-                     f"| {_fmt(a['efficiency'], 3)} |")
+                     f"| {_fmt(a['efficiency'], 3)} | {_fmt(a['silent_fraction'], 1, 100.0)} |")
     if paper_row:
         lines.append("| *paper (Shen et al. 2022, Table 5 / Fig. 3)* | – | TODO | TODO | TODO | – | – "
-                     "| TODO | TODO |")
+                     "| TODO | TODO | – |")
     return "\n".join(lines)
 
 
@@ -226,9 +229,11 @@ def _verdict(summary, at):
                  "those of a network that has mostly stopped firing, not an efficiency gain at "
                  "comparable accuracy. The node's gradients equal the authors' HTGLIFNode "
                  "formulation (tests/test_bpsta_adjust.py, on every backend); BPSA's ∂S/∂U is 0 for "
-                 "a neuron that does not fire, so a neuron that falls silent gets no gradient, which "
-                 "a 16-channel network may not survive. Still to try: the authors' widths, T = 16, "
-                 "a lower learning rate.")
+                 "a neuron that does not fire, so a neuron that falls silent gets no gradient again "
+                 f"— {100 * m[at]['silent_fraction'][0]:.1f} % of BPSA+BPTA's spiking neurons never "
+                 f"fire on the test set against {100 * b[at]['silent_fraction'][0]:.1f} % of the "
+                 "baseline's (per layer in results.json) — which a 16-channel network may not "
+                 "survive. Still to try: the authors' widths and T = 16 (a GPU's work).")
     elif fires_less and cheaper:
         text += "The paper's direction holds in these numbers: BPSA+BPTA fires less and costs less energy"
         text += "." if acc_m >= acc_b - 0.5 else ", but at a lower accuracy."
@@ -270,21 +275,28 @@ def _plot(record, out):
     fig.savefig(out / "accuracy_vs_steps.png", dpi=120)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     layers = list(next(iter(summary.values()))["at_train_T"]["firing_rates"])
     width = 0.8 / len(summary)
-    for i, (variant, s) in enumerate(summary.items()):
-        fr = s["at_train_T"]["firing_rates"]
-        x = np.arange(len(layers)) + (i - (len(summary) - 1) / 2) * width
-        ax.bar(x, [fr[l][0] for l in layers], width, yerr=[fr[l][1] or 0.0 for l in layers],
-               capsize=3, color=colors[variant], label=variant)
-        for r in (r for r in runs if r["variant"] == variant):
-            ax.scatter(x, [r["at_train_T"]["firing_rates"][l] for l in layers], color="k", s=8, zorder=3)
-    ax.set_xticks(np.arange(len(layers)), layers)
-    ax.set(ylabel="firing rate (spikes / neuron / step)",
-           title=f"firing rate per spiking layer at T={T} (bars: mean ± std, dots: seeds)")
-    ax.title.set_fontsize(9)
-    ax.legend(fontsize=8)
+    panels = (("firing_rates", "firing rate (spikes / neuron / step)", 1.0,
+               f"firing rate per spiking layer, T={T}"),
+              ("silent_fractions", "neurons that never fire (%)", 100.0,
+               f"neurons silent on all {record['test_samples']} test samples, T={T}"))
+    for ax, (key, ylabel, scale, title) in zip(axes, panels):
+        for i, (variant, s) in enumerate(summary.items()):
+            v = s["at_train_T"][key]
+            x = np.arange(len(layers)) + (i - (len(summary) - 1) / 2) * width
+            ax.bar(x, [scale * v[l][0] for l in layers], width,
+                   yerr=[scale * (v[l][1] or 0.0) for l in layers], capsize=3,
+                   color=colors[variant], label=variant)
+            for r in (r for r in runs if r["variant"] == variant):
+                ax.scatter(x, [scale * r["at_train_T"][key][l] for l in layers], color="k", s=8,
+                           zorder=3)
+        ax.set_xticks(np.arange(len(layers)), layers)
+        ax.set(ylabel=ylabel, title=title)
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=8)
+    fig.suptitle("bars: mean ± std over seeds, dots: seeds", fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "firing_rates.png", dpi=120)
     plt.close(fig)
@@ -364,7 +376,9 @@ def report(args):
                        "first t steps); mean_firing_rate = unweighted mean over the spiking layers, "
                        "firing_rate_all_neurons = pooled; summary values are [mean, sample std] over "
                        "seeds (std null for one seed)",
-        "paper": "TODO: Shen et al. 2022 Table 5 / Fig. 3 numbers not read (no access to the article)",
+        "paper": "TODO: Shen et al. 2022 Table 5 / Fig. 3 numbers not read (no access to the article "
+                 "from this machine; its highlights state the direction: BPSA and BPTA reduce energy "
+                 "consumption and latency)",
         "runs": runs, "summary": summary, "wall_seconds": round(time.time() - t0, 1)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(record, indent=2))
@@ -389,15 +403,19 @@ was evaluated on `best.weights.h5` and is not used) with `snnzoo.profile` on
 {record['test_samples']} MNIST test samples: accuracy after t = 1..{args.max_steps} steps (the network
 rebuilt at T = {args.max_steps}; t > {T} is beyond the training T), per-layer firing rates, AC and
 MAC per sample, E_SNN = 0.9 pJ·AC + 4.6 pJ·MAC, E_ANN (the same network as an ANN) and E_ANN/E_SNN.
-Mean firing rate = unweighted mean over the 4 spiking layers. Values are mean ± sample std over
-seeds (no ± with one seed).{' Skipped (not finished): ' + ', '.join(skipped) + '.' if skipped else ''}
+Mean firing rate = unweighted mean over the 4 spiking layers; silent neurons = the share of all
+spiking neurons that never fire on any of the test samples at any step (`Profile.silent_fraction`).
+Values are mean ± sample std over seeds (no ± with one seed).{' Skipped (not finished): ' + ', '.join(skipped) + '.' if skipped else ''}
 
 {tables}
 
-The paper's Table 5 (firing rates, E_ANN/E_SNN) and Fig. 3 (accuracy vs T) could not be read here
-(no internet access to the article), so there are no side-by-side paper numbers: the TODO row is to be
-filled from the article. The authors' network is wider (C128-C128-C256) and trained far longer, so only
-the direction can be compared, not the values.
+The paper's claim, in its own highlights: BPSA and BPTA reduce the energy consumption and the
+latency of BP-trained SNNs (Shen, Zhao & Zeng, Patterns 3(6):100522, 2022). Its Table 5 (firing
+rates, E_ANN/E_SNN) and Fig. 3 (accuracy vs T) could not be read from this machine (no internet; the
+stored copies of the article reachable here hold only its summary and highlights), so there are no
+side-by-side paper numbers: the TODO row is to be filled from the article. The authors' network is
+wider (C128-C128-C256) and trained far longer (T = 16, 300 epochs), so only the direction can be
+compared, not the values.
 
 {_verdict(summary, 'at_train_T')}
 
@@ -406,8 +424,8 @@ Test accuracy (%) of the last 3 epochs (from the runs' `results.json`, full test
 {hist}
 
 Figures: `accuracy_vs_steps.png` (accuracy after t steps, mean ± std band, dashed line at the
-training T), `firing_rates.png` (per-layer firing rates at T = {T}), `training_curves.png` (test
-accuracy per epoch per run).
+training T), `firing_rates.png` (per-layer firing rates and silent-neuron shares at T = {T}),
+`training_curves.png` (test accuracy per epoch per run).
 """
     (out_dir / "README.md").write_text(readme)
     print(tables)

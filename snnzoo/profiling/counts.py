@@ -290,6 +290,15 @@ def neuron_stats(y):
     return neurons, float(per_step.sum()), per_step, int(s.shape[0]) * T * neurons, T
 
 
+def spikes_per_neuron(y):
+    """Spike count of every neuron of a neuron layer's output ``[B, T, ...]`` (summed over the
+    batch and the steps), shape ``[...]``."""
+    s = np.asarray(y[0] if isinstance(y, (list, tuple)) else y)
+    if s.ndim < 3:
+        s = s[:, None]
+    return np.sum(s, axis=(0, 1), dtype=np.float64)
+
+
 def is_neuron(layer):
     return isinstance(_inner(layer), BaseNeuron)
 

@@ -23,7 +23,9 @@ latency :mod:`.latency`. Conventions:
   element-wise adds at E_AC; ``efficiency`` = ann_energy_pj / energy_pj.
 * Neuron updates, batch norm (folded), reshapes and time means cost nothing; such layers are
   left out of the rows unless ``all_layers=True``.
-* ``firing_rate``: spikes / (samples · T · neurons); ``firing_rate_per_step``: per time step.
+* ``firing_rate``: spikes / (samples · T · neurons); ``firing_rate_per_step``: per time step;
+  ``silent_fraction``: the fraction of the layer's neurons that never spike, on no sample and at
+  no step of the profiled data (neurons a spike-gated gradient such as BPSA's cannot revive).
 """
 from __future__ import annotations
 
@@ -83,9 +85,10 @@ class Profile:
                 "energy_model": {"e_mac": self.energy.e_mac, "e_ac": self.energy.e_ac}}
 
     def to_csv(self, path=None):
-        """Write ``layer, kind, neurons, firing_rate, ac, mac, energy_pj, ann_mac`` per row and a
-        ``TOTAL`` row to ``path`` (or return the text when ``path`` is None)."""
-        keys = list(ROW_KEYS) + ["ann_mac"]
+        """Write ``layer, kind, neurons, firing_rate, ac, mac, energy_pj, ann_mac,
+        silent_fraction`` per row and a ``TOTAL`` row to ``path`` (or return the text when
+        ``path`` is None)."""
+        keys = list(ROW_KEYS) + ["ann_mac", "silent_fraction"]
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(keys)
@@ -93,7 +96,7 @@ class Profile:
             w.writerow([r.get(k) for k in keys])
         t = self.total
         w.writerow(["TOTAL", "", t["neurons"], t["firing_rate"], t["ac"], t["mac"],
-                    t["energy_pj"], t["ann_mac"]])
+                    t["energy_pj"], t["ann_mac"], t["silent_fraction"]])
         text = buf.getvalue()
         if path is None:
             return text
@@ -205,7 +208,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
     leaves = leaf_layers(model)
     paths = layer_paths(model, leaves)
     acc = {id(l): dict(ac=0.0, mac=0.0, ann_ac=0.0, ann_mac=0.0, spikes=0.0, elems=0,
-                       per_step=None, neurons=0, calls=0) for l in leaves}
+                       per_step=None, neurons=0, calls=0, per_neuron=None) for l in leaves}
     T_model = _model_time_steps(model)
     scales = C.pool_scales(leaves)
     n_total, correct, labelled = 0, 0, 0
@@ -239,7 +242,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
             bar.update(b + 1)
 
     rows, tot = [], dict(ac=0.0, mac=0.0, ann_ac=0.0, ann_mac=0.0, spikes=0.0, elems=0,
-                         neurons=0)
+                         neurons=0, silent=0)
     for layer in leaves:
         a = acc[id(layer)]
         if not a["calls"]:
@@ -250,8 +253,11 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
         rate = a["spikes"] / a["elems"] if a["elems"] else None
         per_step = ([float(v) for v in a["per_step"] / (a["elems"] / len(a["per_step"]))]
                     if a["per_step"] is not None and a["elems"] else None)
+        silent = (int(sum(int(np.sum(c == 0)) for c in a["per_neuron"]))
+                  if a["per_neuron"] is not None else None)
         row = dict(layer=paths[id(layer)], kind=C.layer_kind(layer), neurons=a["neurons"],
                    firing_rate=rate, firing_rate_per_step=per_step,
+                   silent_fraction=silent / a["neurons"] if silent is not None else None,
                    ac=a["ac"] / n_total, mac=a["mac"] / n_total,
                    energy_pj=em(a["ac"], a["mac"]) / n_total,
                    ann_mac=a["ann_mac"] / len(batches), ann_ac=a["ann_ac"] / len(batches))
@@ -260,6 +266,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
         rows.append(row)
         for k in ("ac", "mac", "spikes", "elems", "neurons"):
             tot[k] += a[k]
+        tot["silent"] += silent or 0
         tot["ann_mac"] += row["ann_mac"]
         tot["ann_ac"] += row["ann_ac"]
     energy_snn = em(tot["ac"], tot["mac"]) / n_total
@@ -269,6 +276,7 @@ def profile(model, x, batch_size=None, y=None, energy=None, latency=True, all_la
                  efficiency=(energy_ann / energy_snn) if energy_snn > 0 else None,
                  neurons=tot["neurons"],
                  firing_rate=tot["spikes"] / tot["elems"] if tot["elems"] else None,
+                 silent_fraction=tot["silent"] / tot["neurons"] if tot["neurons"] else None,
                  time_steps=T_model, n=n_total,
                  accuracy=100.0 * correct / labelled if labelled else None)
     lat = None
@@ -305,6 +313,9 @@ def _count_call(layer, inp, outp, batch, a, T_model, scales=()):
     a["calls"] += 1
     if C.is_neuron(layer):
         neurons, spikes, per_step, elems, _ = C.neuron_stats(outp)
+        counts = [C.spikes_per_neuron(outp)]
+        a["per_neuron"] = counts if a["per_neuron"] is None else [
+            p + c for p, c in zip(a["per_neuron"], counts)]
         a["neurons"] = neurons
         a["spikes"] += spikes
         a["elems"] += elems
@@ -327,13 +338,18 @@ def _count_call(layer, inp, outp, batch, a, T_model, scales=()):
         a["spikes"] += float(per_step.sum())
         a["elems"] += batch * neurons * len(spikes)
         a["per_step"] = per_step if a["per_step"] is None else a["per_step"] + per_step
+        counts = [sum(np.sum(step[i], axis=0, dtype=np.float64) for step in spikes)
+                  for i in range(len(shapes))]
+        a["per_neuron"] = counts if a["per_neuron"] is None else [
+            p + c for p, c in zip(a["per_neuron"], counts)]
         layer_sp = [sum(float(step[i].sum()) for step in spikes) for i in range(len(shapes))]
         prev = a.get("layer_spikes", [0.0] * len(shapes))
         a["layer_spikes"] = [p + s for p, s in zip(prev, layer_sp)]
         a["samples"] = a.get("samples", 0) + batch
         a["layers"] = [dict(shape=list(s), neurons=int(math.prod(s)),
-                            firing_rate=sp / (a["samples"] * len(spikes) * math.prod(s)))
-                       for s, sp in zip(shapes, a["layer_spikes"])]
+                            firing_rate=sp / (a["samples"] * len(spikes) * math.prod(s)),
+                            silent_fraction=float(np.mean(c == 0)))
+                       for s, sp, c in zip(shapes, a["layer_spikes"], a["per_neuron"])]
         a["ac"] += ops_["ac"]
         a["ann_mac"] += ops_["ann_mac"]
         return
