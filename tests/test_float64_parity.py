@@ -5,7 +5,9 @@ forward (batch statistics), with every neuron layer's spikes identical.
 
 Before the fix in ``snnzoo.backend.keep_float64_on_torch`` torch ran ``ops.matmul`` and
 ``ops.maximum`` (inside ``Dense`` and ``Normalization``) in float32 and its logits were ~2e-6 off
-TensorFlow's. Each backend runs in its own subprocess (tests/float64_probe.py).
+TensorFlow's. Each backend runs in its own subprocess (tests/float64_probe.py), whatever the
+backend of the test process, so these tests are not marked ``parity``: the torch CI job runs them
+once for all three backends (the TensorFlow and JAX jobs would repeat the same subprocesses).
 """
 import os
 import subprocess
@@ -33,7 +35,6 @@ def results(tmp_path_factory):
     return {b: _probe(b, directory / f"{b}.npz") for b in BACKENDS}
 
 
-@pytest.mark.parity
 def test_float64_model_is_float64_throughout(results):
     for backend, r in results.items():
         assert list(r["weight_dtypes"]) == ["float64"], backend
@@ -42,7 +43,6 @@ def test_float64_model_is_float64_throughout(results):
             assert r[key].dtype == np.float64, (backend, key)
 
 
-@pytest.mark.parity
 def test_sew_resnet34_float64_logits_agree_across_backends(results):
     ref = results["torch"]
     rates = ref["spike_rates"]
@@ -59,7 +59,6 @@ def test_sew_resnet34_float64_logits_agree_across_backends(results):
         assert abs(r["train_loss"] - ref["train_loss"]) <= 1e-12 * abs(ref["train_loss"])
 
 
-@pytest.mark.parity
 def test_normalization_stem_is_exact_on_torch_and_jax(results):
     # (x − μ)/max(√σ², ε) and the first conv in float64: torch and JAX equal an independent numpy
     # evaluation to rounding (torch ran max(·, ε) in float32 before the fix: 7e-8 off).
