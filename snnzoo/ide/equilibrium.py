@@ -39,7 +39,7 @@ from snnzoo.ide import solvers, spectral_norm as sn
 from snnzoo.ide.decay import LeakAlias, rate_norm, resolve_decay, time_average
 from snnzoo.ide.implicit import implicit_identity, jacobian_multipliers, transpose_jacobian_product
 from snnzoo.ide.module_layer import IDEModule
-from snnzoo.ide.modules import check_rank, module_apply, module_spec, out_shape
+from snnzoo.ide.modules import check_rank, module_spec, out_shape
 from snnzoo.ide.simulation import simulate
 
 __all__ = ["FeedbackEquilibrium"]
@@ -226,11 +226,7 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
     def equivalent_map(self, a, x_bar, fb_kernel, masks=None, training=False, stop=False):
         """f(a, x̄) and the pre-activations (·)/V_th of every layer (module docstring)."""
         vth = self.v_threshold
-        fb_module = self.feedback_module
-        fb = fb_module.linear(a, ops.stop_gradient(fb_kernel) if stop else fb_kernel)
-        if fb_module.bias is not None:
-            b = fb_module.bias.value
-            fb = fb + (ops.stop_gradient(b) if stop else b)
+        fb = self.feedback_module.inference(a, fb_kernel, stop=stop)  # (no BN on the feedback)
         if masks is not None:
             fb = fb * masks[-1]
         pre = (fb + x_bar) / vth
@@ -259,7 +255,7 @@ class FeedbackEquilibrium(LeakAlias, keras.layers.Layer):
         """Firing rate of the last layer after T steps (stop-gradient; :mod:`snnzoo.ide.simulation`)."""
         fbk = ops.stop_gradient(fb_kernel)
         chain = [self.chain_module(i, spec) for i, spec in enumerate(self.chain)]
-        return simulate(x1, lambda s: module_apply(self.feedback, s, fbk), chain, self._shapes,
+        return simulate(x1, lambda s: self.feedback_module.linear(s, fbk), chain, self._shapes,
                         self.time_steps, self.v_threshold, self.decay,
                         sequence=self.input_mode == "sequence", masks=masks,
                         feedback_bias=None if self.feedback_module.bias is None
