@@ -57,10 +57,7 @@ def simulate(x1, feedback, chain, shapes, time_steps, v_threshold, decay, sequen
         return (tuple(new_us), s, acc, ops.ones_like(gate)), None
 
     # constant input: T steps without a per-step input (the steps read x1 itself)
-    if sequence:
-        state, _ = time_loop(step, state, x1, unroll_max=UNROLL_MAX)
-    else:
-        state, _ = time_loop(step, state, None, unroll_max=UNROLL_MAX, length=T)
+    state, _ = time_loop(step, state, x1 if sequence else None, unroll_max=UNROLL_MAX, length=T)
     return ops.stop_gradient(state[2] / rate_norm(decay, T))
 
 

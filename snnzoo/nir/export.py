@@ -674,7 +674,7 @@ class _Exporter:
                 weight = kernel.T
             else:
                 weight = np.transpose(kernel, (3, 2, 0, 1))
-            has_bias = spec["use_bias"] and ide_module is not None and ide_module.bias is not None
+            has_bias = ide_module is not None and ide_module.bias is not None  # None: the feedback
             bias = _np(ide_module.bias) if has_bias else np.zeros(weight.shape[0])
             if spec.get("batch_norm"):
                 m = ide_module

@@ -316,7 +316,6 @@ def feedback_equilibrium_spikes(layer, x1):
     from keras import ops
 
     from snnzoo.ide.decay import rate_norm
-    from snnzoo.ide.modules import module_apply
     from snnzoo.ide.simulation import simulation_step
 
     fb_kernel, _ = layer.feedback_kernel()
@@ -333,7 +332,7 @@ def feedback_equilibrium_spikes(layer, x1):
     spikes = []
     for t in range(T):
         us, step = simulation_step(us, s_last, x1[:, t] if sequence else x1,
-                                   lambda s: module_apply(layer.feedback, s, fb_kernel), chain, vth, k,
+                                   lambda s: layer.feedback_module.linear(s, fb_kernel), chain, vth, k,
                                    feedback_bias=bias if t > 0 else None)
         s_last = step[-1]
         spikes.append([np.asarray(ops.convert_to_numpy(s)) for s in step])

@@ -342,14 +342,11 @@ def _count_call(layer, inp, outp, batch, a, T_model, scales=()):
                   for i in range(len(shapes))]
         a["per_neuron"] = counts if a["per_neuron"] is None else [
             p + c for p, c in zip(a["per_neuron"], counts)]
-        layer_sp = [sum(float(step[i].sum()) for step in spikes) for i in range(len(shapes))]
-        prev = a.get("layer_spikes", [0.0] * len(shapes))
-        a["layer_spikes"] = [p + s for p, s in zip(prev, layer_sp)]
         a["samples"] = a.get("samples", 0) + batch
         a["layers"] = [dict(shape=list(s), neurons=int(math.prod(s)),
-                            firing_rate=sp / (a["samples"] * len(spikes) * math.prod(s)),
+                            firing_rate=float(c.sum()) / (a["samples"] * len(spikes) * math.prod(s)),
                             silent_fraction=float(np.mean(c == 0)))
-                       for s, sp, c in zip(shapes, a["layer_spikes"], a["per_neuron"])]
+                       for s, c in zip(shapes, a["per_neuron"])]
         a["ac"] += ops_["ac"]
         a["ann_mac"] += ops_["ann_mac"]
         return

@@ -38,7 +38,6 @@ from keras import ops
 from snnzoo.backend import call_on_frames
 from snnzoo.ide.equilibrium import FeedbackEquilibrium
 from snnzoo.ide.batch_norm import RateBatchNorm
-from snnzoo.ide.modules import module_apply
 from snnzoo.ide.simulation import simulation_step
 from snnzoo.layers.ndropout import NDropout
 from snnzoo.layers.neurons import BaseNeuron
@@ -229,7 +228,7 @@ class EquilibriumRule(Rule):
         if layer.feedback["use_bias"]:  # no feedback at t = 0: its bias is gated off
             bias = ops.stop_gradient(layer.feedback_module.bias.value) * ops.cast(ops.greater(counter, 0), dtype)
         new_us, spikes = simulation_step(
-            us, s_last, x, lambda s: module_apply(layer.feedback, s, fb_kernel),
+            us, s_last, x, lambda s: layer.feedback_module.linear(s, fb_kernel),
             [layer.chain_module(i, spec) for i, spec in enumerate(layer.chain)], layer.v_threshold, decay,
             feedback_bias=bias)
         s = spikes[-1]
